@@ -1,0 +1,371 @@
+#include <sys/random.h>
+
+#include <boost/asio/post.hpp>
+#include <boost/beast/core/buffers_to_string.hpp>
+#include <boost/beast/http/field.hpp>
+#include <boost/beast/websocket/stream.hpp>
+#include <boost/json/serialize.hpp>
+#include <boost/json/value.hpp>
+
+#include "sio/engineio/detail/errors.hpp"
+#include "sio/engineio/detail/session_impl.hpp"
+
+namespace sio::eio::detail {
+
+namespace http = transport::http;
+
+std::string generate_id() {
+  unsigned char bytes[15];
+  std::size_t got = 0;
+  while (got < sizeof bytes) {
+    auto n = ::getrandom(bytes + got, sizeof bytes - got, 0);
+    if (n > 0) got += static_cast<std::size_t>(n);
+  }
+  static constexpr char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+  std::string id;
+  id.reserve(20);
+  for (std::size_t i = 0; i < sizeof bytes; i += 3) {
+    unsigned v = (bytes[i] << 16) | (bytes[i + 1] << 8) | bytes[i + 2];
+    id += alphabet[(v >> 18) & 63];
+    id += alphabet[(v >> 12) & 63];
+    id += alphabet[(v >> 6) & 63];
+    id += alphabet[v & 63];
+  }
+  return id;
+}
+
+namespace {
+
+struct timer_impl final : timer {
+  explicit timer_impl(asio::io_context& ctx) : t(ctx) {}
+  void cancel() override { t.cancel(); }
+  asio::steady_timer t;
+};
+
+}  // namespace
+
+session_impl::session_impl(std::shared_ptr<server_core> core, asio::io_context& ctx, std::string id,
+                           handshake_request req)
+    : core_(std::move(core)), ctx_(ctx), id_(std::move(id)), request_(std::move(req)), ping_timer_(ctx), aux_timer_(ctx) {}
+
+session_impl::~session_impl() = default;
+
+bool session_impl::on_session_thread() const noexcept { return ctx_.get_executor().running_in_this_thread(); }
+
+void session_impl::post(std::function<void()> fn) {
+  asio::post(ctx_, [self = shared_from_this(), fn = std::move(fn)] { fn(); });
+}
+
+std::shared_ptr<timer> session_impl::start_timer(std::chrono::milliseconds delay, std::function<void()> fn) {
+  auto t = std::make_shared<timer_impl>(ctx_);
+  t->t.expires_after(delay);
+  t->t.async_wait([weak = weak_from_this(), fn = std::move(fn)](boost::system::error_code ec) {
+    if (ec) return;
+    if (auto s = weak.lock(); s && s->is_open()) fn();
+  });
+  return t;
+}
+
+// ---- sending ----
+
+send_result session_impl::send(message msg, send_options opts) {
+  if (closed_.load(std::memory_order_acquire)) return send_result::closed;
+  if (!on_session_thread()) {
+    asio::post(ctx_, [self = self(), msg = std::move(msg), opts]() mutable { self->send(std::move(msg), opts); });
+    return send_result::queued;
+  }
+  if (state_ != state::open) return state_ == state::opening ? send_result::dropped : send_result::closed;
+  if (opts.volatile_ && !writable()) return send_result::dropped;
+  std::size_t size = msg.data ? msg.data->size() : 0;
+  if (queued_bytes_ + size > core_->opts.max_send_queue_bytes) {
+    // The client does not keep up: close it rather than buffer without bound.
+    finish_close(close_reason::transport_error, false);
+    return send_result::closed;
+  }
+  enqueue({packet_type::message, std::move(msg.data), msg.binary});
+  flush();
+  return send_result::queued;
+}
+
+void session_impl::enqueue(out_packet p) {
+  queued_bytes_ += p.data ? p.data->size() : 0;
+  queue_.push_back(std::move(p));
+}
+
+bool session_impl::writable() const noexcept {
+  if (upgraded()) return !ws_->writing;
+  return pending_get_ != nullptr && !(ws_ && ws_->probed);
+}
+
+void session_impl::flush() {
+  if (queue_.empty()) return;
+  if (upgraded()) return do_ws_write();
+  if (!pending_get_ || (ws_ && ws_->probed)) return;  // wait for a GET; while upgrading, for the WebSocket
+  std::string body;
+  body.reserve(queued_bytes_ + queue_.size() * 2);
+  for (const auto& p : queue_) append_to_payload(body, p.type, p.data ? std::string_view(*p.data) : std::string_view{}, p.binary);
+  queue_.clear();
+  queued_bytes_ = 0;
+  respond_poll(std::move(body));
+}
+
+// ---- opening ----
+
+std::string handshake_data(const server_core& core, const std::string& id, bool websocket) {
+  boost::json::object o;
+  o["sid"] = id;
+  boost::json::array upgrades;
+  if (!websocket && core.opts.allow_upgrades && core.opts.allow_websocket) upgrades.emplace_back("websocket");
+  o["upgrades"] = std::move(upgrades);
+  o["pingInterval"] = core.opts.ping_interval.count();
+  o["pingTimeout"] = core.opts.ping_timeout.count();
+  o["maxPayload"] = core.opts.max_http_buffer_size;
+  return boost::json::serialize(o);
+}
+
+namespace {
+std::string cookie_header(const cookie_options& c, const std::string& sid) {
+  std::string v = c.name + "=" + sid + "; Path=" + c.path;
+  if (c.http_only) v += "; HttpOnly";
+  if (!c.same_site.empty()) v += "; SameSite=" + c.same_site;
+  return v;
+}
+}  // namespace
+
+void session_impl::open_with_polling(const std::shared_ptr<transport::http_connection>& conn, transport::request req) {
+  std::string body;
+  append_to_payload(body, packet_type::open, handshake_data(*core_, id_, false));
+  auto res = transport::make_response(req, http::status::ok, std::move(body), "text/plain; charset=UTF-8");
+  transport::apply_cors(core_->opts.cors, req, res);
+  if (core_->opts.cookie) res.set(http::field::set_cookie, cookie_header(*core_->opts.cookie, id_));
+  conn->respond(std::move(res));
+  on_opened();
+}
+
+void session_impl::open_with_websocket(tcp::socket socket, transport::request req) {
+  auto c = std::make_unique<ws_connection>(std::move(socket));
+  accept_websocket(std::move(c), std::move(req), false);
+}
+
+void session_impl::on_opened() {
+  state_ = state::open;
+  schedule_ping();
+  core_->upper.on_open(self());
+}
+
+// ---- heartbeat ----
+
+void session_impl::schedule_ping() {
+  awaiting_pong_ = false;
+  ping_timer_.expires_after(core_->opts.ping_interval);
+  ping_timer_.async_wait([self = self()](boost::system::error_code ec) {
+    if (ec || self->state_ != state::open) return;
+    self->enqueue({packet_type::ping, nullptr});
+    self->flush();
+    self->awaiting_pong_ = true;
+    // Measured from when the ping was due, not from now, so that timeouts stay exact.
+    self->ping_timer_.expires_at(self->ping_timer_.expiry() + self->core_->opts.ping_timeout);
+    self->ping_timer_.async_wait([self](boost::system::error_code ec) {
+      if (ec || !self->awaiting_pong_) return;
+      self->finish_close(close_reason::ping_timeout, false);
+    });
+  });
+}
+
+void session_impl::on_pong() {
+  if (!awaiting_pong_) return;
+  schedule_ping();
+}
+
+// ---- incoming ----
+
+void session_impl::on_packet(packet_type type, std::string_view data, bool binary, std::string&& binary_data) {
+  switch (type) {
+    case packet_type::message:
+      if (binary)
+        core_->upper.on_binary(*this, std::move(binary_data));
+      else
+        core_->upper.on_message(*this, data);
+      break;
+    case packet_type::pong:
+      on_pong();
+      break;
+    case packet_type::close:
+      finish_close(close_reason::transport_close, true);
+      break;
+    case packet_type::ping:  // in protocol 4 only the server pings
+      finish_close(close_reason::transport_error, false);
+      break;
+    case packet_type::open:
+    case packet_type::upgrade:
+    case packet_type::noop:
+      break;
+  }
+}
+
+// ---- polling ----
+
+void session_impl::respond_poll(std::string body) {
+  auto& req = *pending_get_request_;
+  auto res = transport::make_response(req, http::status::ok, {}, "text/plain; charset=UTF-8");
+  std::string encoding;
+  if (core_->opts.http_compression && body.size() >= core_->opts.http_compression_threshold) {
+    if (auto compressed = compress_for(req, body, encoding)) {
+      body = std::move(*compressed);
+      res.set(http::field::content_encoding, encoding);
+    }
+  }
+  res.body() = std::move(body);
+  res.prepare_payload();
+  transport::apply_cors(core_->opts.cors, req, res);
+  auto conn = std::move(pending_get_);
+  pending_get_request_.reset();
+  conn->respond(std::move(res));
+}
+
+void session_impl::answer_pending_get(packet_type last) {
+  if (!pending_get_) return;
+  std::string body;
+  if (last == packet_type::close)  // what is still queued goes out before the close packet
+    for (const auto& p : queue_) append_to_payload(body, p.type, p.data ? std::string_view(*p.data) : std::string_view{}, p.binary);
+  append_to_payload(body, last, {});
+  respond_poll(std::move(body));
+}
+
+void session_impl::on_poll_get(const std::shared_ptr<transport::http_connection>& conn, transport::request req) {
+  auto refuse = [&] {
+    auto res = transport::make_response(req, http::status::bad_request, error_body(http_error::bad_request), "application/json");
+    transport::apply_cors(core_->opts.cors, req, res);
+    conn->respond(std::move(res));
+  };
+  if (linger_for_get_) {
+    linger_for_get_ = false;
+    aux_timer_.cancel();
+    core_->remove(id_);
+    auto res = transport::make_response(req, http::status::ok, "6", "text/plain; charset=UTF-8");
+    transport::apply_cors(core_->opts.cors, req, res);
+    return conn->respond(std::move(res));
+  }
+  if (state_ == state::closed || upgraded()) return refuse();
+  if (pending_get_) {
+    // Two concurrent GETs: the reference closes the session ("overlap from client").
+    refuse();
+    return finish_close(close_reason::transport_error, false);
+  }
+  pending_get_ = conn;
+  pending_get_request_ = std::move(req);
+  if (state_ == state::closing) {
+    answer_pending_get(packet_type::close);
+    return finish_close(closing_reason_, false);
+  }
+  if (ws_ && ws_->probed) {
+    // Upgrading. This GET is either the client's last poll, which it waits for before sending
+    // the upgrade packet (answer it soon with a noop), or a request that overtook that upgrade
+    // packet from another loop (finish_upgrade refuses it). Hold it briefly to tell them apart.
+    auto hold = std::make_shared<asio::steady_timer>(ctx_, std::chrono::milliseconds(50));
+    hold->async_wait([self = self(), hold, conn = pending_get_.get()](boost::system::error_code) {
+      if (self->pending_get_.get() == conn && self->ws_ && self->ws_->probed) self->answer_pending_get(packet_type::noop);
+    });
+    return;
+  }
+  flush();
+}
+
+void session_impl::on_get_aborted(const transport::http_connection* conn) {
+  if (pending_get_.get() != conn) return;
+  pending_get_.reset();
+  pending_get_request_.reset();
+  finish_close(close_reason::transport_error, false);
+}
+
+void session_impl::on_poll_post(const std::shared_ptr<transport::http_connection>& conn, transport::request req) {
+  auto reply = [&](http::status status, std::string body, std::string_view type) {
+    auto res = transport::make_response(req, status, std::move(body), type);
+    transport::apply_cors(core_->opts.cors, req, res);
+    conn->respond(std::move(res));
+  };
+  if (state_ == state::closed || upgraded()) return reply(http::status::bad_request, error_body(http_error::bad_request), "application/json");
+  if (req[http::field::content_type] == "application/octet-stream") {
+    reply(http::status::bad_request, error_body(http_error::bad_request), "application/json");
+    return finish_close(close_reason::transport_error, false);
+  }
+  auto packets = decode_payload(req.body());
+  if (!packets) {
+    reply(http::status::bad_request, error_body(http_error::bad_request), "application/json");
+    return finish_close(close_reason::parse_error, false);
+  }
+  for (auto& p : *packets) {
+    if (state_ != state::open && state_ != state::closing) break;
+    on_packet(p.type, p.data, p.binary, std::move(p.data));
+  }
+  reply(http::status::ok, "ok", "text/html");
+}
+
+void session_impl::on_payload_too_large() { finish_close(close_reason::transport_error, false); }
+
+// ---- closing ----
+
+void session_impl::close(close_reason why) {
+  if (!on_session_thread()) {
+    asio::post(ctx_, [self = self(), why] { self->close(why); });
+    return;
+  }
+  if (state_ == state::closed || state_ == state::closing) return;
+  if (why != close_reason::forced_close && why != close_reason::server_shutting_down)
+    return finish_close(why, false);
+  begin_forced_close(why);
+}
+
+void session_impl::begin_forced_close(close_reason why) {
+  // What is already queued is delivered before the transport closes.
+  state_ = state::closing;
+  closing_reason_ = why;
+  closed_.store(true, std::memory_order_release);
+  ping_timer_.cancel();
+  if (ws_ && ws_->is_probe) close_ws(std::move(ws_));
+  if (upgraded()) {
+    if (queue_.empty() && !ws_->writing) finish_close(why, false);
+    return;  // do_ws_write finishes the close once the queue is drained
+  }
+  if (pending_get_) {
+    answer_pending_get(packet_type::close);
+    return finish_close(why, false);
+  }
+  // Wait for the client's next GET to carry the close packet, but not forever.
+  aux_timer_.expires_after(core_->opts.ping_interval + core_->opts.ping_timeout);
+  aux_timer_.async_wait([self = self(), why](boost::system::error_code ec) {
+    if (!ec) self->finish_close(why, false);
+  });
+}
+
+void session_impl::finish_close(close_reason why, bool client_initiated) {
+  if (state_ == state::closed) return;
+  bool was_opened = state_ != state::opening;
+  state_ = state::closed;
+  closed_.store(true, std::memory_order_release);
+  ping_timer_.cancel();
+  aux_timer_.cancel();
+  // A pending GET learns of the close: a noop when the client closed, else a close packet.
+  bool get_answered = pending_get_ != nullptr;
+  if (pending_get_) answer_pending_get(client_initiated ? packet_type::noop : packet_type::close);
+  queue_.clear();
+  queued_bytes_ = 0;
+  bool was_polling = !upgraded();
+  close_ws(std::move(ws_));
+  if (client_initiated && was_polling && !get_answered && why == close_reason::transport_close) {
+    // The client's close packet (POST) may overtake its own pending GET when the two arrive on
+    // different loops: keep the sid a moment so that GET still gets its noop, not an error.
+    linger_for_get_ = true;
+    aux_timer_.expires_after(std::chrono::milliseconds(500));
+    aux_timer_.async_wait([self = self()](boost::system::error_code) {
+      if (self->linger_for_get_) self->core_->remove(self->id_);
+      self->linger_for_get_ = false;
+    });
+  } else {
+    core_->remove(id_);
+  }
+  if (was_opened) core_->upper.on_close(*this, why);
+  context.reset();  // the upper layer's state usually holds this session: break the cycle
+}
+
+}  // namespace sio::eio::detail

@@ -1,0 +1,88 @@
+#pragma once
+// The Socket.IO client: the state of one Engine.IO session (its sockets per namespace, the
+// partial binary packet, the connect timer). Private to the server. Lives on the session's
+// thread, except send(), which any thread may call.
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "sio/engineio/session.hpp"
+#include "sio/socketio/errors.hpp"
+#include "sio/socketio/socket.hpp"
+
+namespace sio::detail {
+
+class server_core;
+
+class client : public std::enable_shared_from_this<client> {
+ public:
+  client(server_core& srv, const std::shared_ptr<eio::session>& s) : server_(srv), session_(s), raw_(s.get()) {}
+
+  void start();
+  void on_message(std::string_view text);
+  void on_binary(std::string data);
+  void on_close(eio::close_reason why);
+
+  // Sends one packet's frames without letting another thread's packet in between (a binary
+  // packet is several Engine.IO messages). Any thread.
+  eio::send_result send(const std::vector<eio::message>& frames, bool volatile_);
+  // Encodes and sends a control packet (CONNECT, CONNECT_ERROR, DISCONNECT). Any thread.
+  eio::send_result send_packet(const parser::packet& p);
+
+  // Session thread.
+  void add_socket(const std::string& nsp, std::shared_ptr<socket> s);
+  void remove_socket(const socket& s);
+  void disconnect_all();  // socket.disconnect(true)
+  void close(disconnect_reason why, eio::close_reason engine_reason);
+  // The server is being destroyed with this client still open: drop the client<->socket and
+  // socket<->handler references without running user code.
+  void abandon();
+
+  // The session, on its own thread (where it is alive by definition).
+  eio::session& session() noexcept { return *raw_; }
+  bool open() const noexcept {
+    auto s = session_.lock();
+    return !closed_ && s && s->is_open();
+  }
+  // Any thread. False when the session is gone.
+  bool on_thread() const noexcept {
+    auto s = session_.lock();
+    return s && s->on_session_thread();
+  }
+  // Any thread. Returns false (and drops fn) when the session is gone.
+  bool post(std::function<void()> fn) {
+    auto s = session_.lock();
+    if (!s) return false;
+    s->post(std::move(fn));
+    return true;
+  }
+  // Any thread: closes the session if it still exists.
+  void close_session(eio::close_reason why) {
+    if (auto s = session_.lock()) s->close(why);
+  }
+  server_core& server() noexcept { return server_; }
+
+ private:
+  void dispatch(parser::packet& p, std::vector<binary>& attachments);
+  void dispatch_unguarded(parser::packet& p, std::vector<binary>& attachments);
+  void connect(const std::string& nsp, boost::json::value auth);
+  void close_sockets(disconnect_reason why);
+
+  server_core& server_;
+  // Weak: the session owns the client (its context); sockets kept by the application must not
+  // keep a closed session alive, nor form a cycle with it.
+  std::weak_ptr<eio::session> session_;
+  eio::session* raw_;
+  std::recursive_mutex send_mutex_;  // recursive: a send that closes the session may re-enter
+  std::shared_ptr<eio::timer> connect_timer_;
+  std::map<std::string, std::shared_ptr<socket>, std::less<>> nsps_;
+  std::optional<parser::packet> pending_;  // a binary packet waiting for its attachments
+  std::vector<binary> pending_attachments_;
+  bool closed_ = false;
+};
+
+}  // namespace sio::detail

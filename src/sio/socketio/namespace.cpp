@@ -1,0 +1,167 @@
+#include "sio/socketio/namespace.hpp"
+
+#include "sio/socketio/detail/client.hpp"
+#include "sio/socketio/detail/server_core.hpp"
+#include "sio/socketio/socket.hpp"
+
+namespace sio {
+
+namespace_::namespace_(passkey, detail::server_core& srv, std::string name, namespace_* parent, matcher m)
+    : server_(srv), name_(std::move(name)), parent_(parent), matcher_(std::move(m)) {
+  if (!matcher_) adapter_ = srv.make_adapter(*this);  // a parent has no sockets of its own
+  if (adapter_) adapter_->init();
+}
+
+namespace_::~namespace_() = default;
+
+namespace_& namespace_::use(middleware mw) {
+  std::lock_guard lock(mutex_);
+  fns_.push_back(std::move(mw));
+  return *this;
+}
+
+namespace_& namespace_::on_connection(connection_handler h) {
+  std::lock_guard lock(mutex_);
+  on_connection_.push_back(std::move(h));
+  return *this;
+}
+
+namespace_& namespace_::on_server_side_emit(server_side_handler h) {
+  std::lock_guard lock(mutex_);
+  on_server_side_.push_back(std::move(h));
+  return *this;
+}
+
+void namespace_::on_server_side_emit(boost::json::array args) {
+  std::vector<server_side_handler> handlers;
+  {
+    std::lock_guard lock(mutex_);
+    handlers = on_server_side_;
+  }
+  for (auto& h : handlers) h(args);
+}
+
+std::error_code namespace_::server_side_emit_packet(outgoing_packet p) {
+  auto& arr = p.packet.data.as_array();
+  if (parser::is_reserved_event(arr.at(0).as_string())) return error::reserved_event;
+  if (adapter_) adapter_->server_side_emit(std::move(arr));
+  return {};
+}
+
+std::shared_ptr<socket> namespace_::find(std::string_view id) const {
+  std::lock_guard lock(mutex_);
+  auto it = sockets_.find(id);
+  return it == sockets_.end() ? nullptr : it->second;
+}
+
+std::shared_ptr<local_socket> namespace_::find_socket(std::string_view id) const { return find(id); }
+
+std::size_t namespace_::size() const {
+  std::lock_guard lock(mutex_);
+  return sockets_.size();
+}
+
+std::vector<namespace_*> namespace_::children() const {
+  std::lock_guard lock(mutex_);
+  return children_;
+}
+
+void namespace_::add_child(namespace_* child) {
+  std::lock_guard lock(mutex_);
+  children_.push_back(child);
+}
+
+std::vector<namespace_::middleware> namespace_::all_middlewares() const {
+  std::vector<middleware> out;
+  if (parent_) out = parent_->all_middlewares();  // the parent's apply first, as the reference copies them
+  std::lock_guard lock(mutex_);
+  out.insert(out.end(), fns_.begin(), fns_.end());
+  return out;
+}
+
+std::vector<namespace_::connection_handler> namespace_::all_connection_handlers() const {
+  std::vector<connection_handler> out;
+  if (parent_) out = parent_->all_connection_handlers();
+  std::lock_guard lock(mutex_);
+  out.insert(out.end(), on_connection_.begin(), on_connection_.end());
+  return out;
+}
+
+namespace {
+std::shared_ptr<const handshake> make_handshake(const eio::handshake_request& req, boost::json::object auth) {
+  auto hs = std::make_shared<handshake>();
+  hs->headers = req.headers;
+  hs->query = req.query;
+  hs->auth = std::move(auth);
+  hs->address = req.remote_address;
+  hs->url = req.url;
+  hs->time = req.time;
+  hs->issued = std::chrono::duration_cast<std::chrono::milliseconds>(
+                   std::chrono::system_clock::now().time_since_epoch()).count();
+  hs->secure = req.secure;
+  hs->xdomain = req.headers.contains("origin");
+  return hs;
+}
+}  // namespace
+
+void namespace_::add(const std::shared_ptr<detail::client>& c, boost::json::object auth) {
+  auto s = std::make_shared<socket>(socket::passkey{}, *this, c, detail::random_id(),
+                                    make_handshake(c->session().request(), std::move(auth)));
+  auto fns = std::make_shared<std::vector<middleware>>(all_middlewares());
+  if (fns->empty()) return do_connect(s);
+  run_middlewares(std::move(s), 0, std::move(fns));
+}
+
+void namespace_::run_middlewares(std::shared_ptr<socket> s, std::size_t i,
+                                 std::shared_ptr<std::vector<middleware>> fns) {
+  auto& fn = (*fns)[i];
+  fn(s, next_fn([this, s, i, fns, called = std::make_shared<std::atomic<bool>>(false)](
+                    std::optional<middleware_error> err) mutable {
+    if (called->exchange(true)) return;
+    auto go = [this, s, i, fns, err = std::move(err)]() mutable {
+      auto& c = *s->client_;
+      if (!c.open()) return;  // closed while the middleware ran: the socket never existed
+      if (err) {
+        parser::packet p;
+        p.type = parser::packet_type::connect_error;
+        p.nsp = name_;
+        boost::json::object o{{"message", err->message}};
+        if (!err->data.is_null()) o["data"] = std::move(err->data);
+        p.data = std::move(o);
+        c.send_packet(p);
+        return;
+      }
+      if (i + 1 < fns->size()) return run_middlewares(std::move(s), i + 1, std::move(fns));
+      do_connect(s);
+    };
+    // Middlewares may finish on another thread (async auth); the socket's life goes on at home.
+    if (s->client_->on_thread()) go();
+    else s->client_->post(std::move(go));
+  }));
+}
+
+void namespace_::do_connect(const std::shared_ptr<socket>& s) {
+  if (!s->client_->open()) return;
+  {
+    std::lock_guard lock(mutex_);
+    sockets_.emplace(s->id(), s);
+  }
+  s->client_->add_socket(name_, s);
+  // Internal connect first (rooms, CONNECT packet), so the user's handlers see a connected socket.
+  s->on_connect();
+  for (auto& h : all_connection_handlers()) {
+    if (!s->connected()) break;
+    h(s);
+  }
+}
+
+void namespace_::remove(const socket& s) {
+  std::shared_ptr<socket> keep;  // released after the lock
+  std::lock_guard lock(mutex_);
+  if (auto it = sockets_.find(s.id()); it != sockets_.end()) {
+    keep = std::move(it->second);
+    sockets_.erase(it);
+  }
+}
+
+}  // namespace sio

@@ -1,0 +1,167 @@
+#include "sio/socketio/server.hpp"
+
+#include <random>
+
+#include "sio/adapter/memory_adapter.hpp"
+#include "sio/socketio/detail/client.hpp"
+#include "sio/socketio/detail/server_core.hpp"
+
+namespace sio {
+
+namespace detail {
+
+std::string random_id() {
+  static constexpr char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+  thread_local std::mt19937_64 rng = [] {
+    std::random_device rd;
+    std::seed_seq seq{rd(), rd(), rd(), rd(), rd(), rd(), rd(), rd()};
+    return std::mt19937_64(seq);
+  }();
+  std::string id(20, '\0');
+  for (int i = 0; i < 20; i += 10) {  // 60 random bits per draw, 6 per character
+    auto bits = rng();
+    for (int j = 0; j < 10; ++j, bits >>= 6) id[i + j] = alphabet[bits & 63];
+  }
+  return id;
+}
+
+server_core::server_core(server_options opts) : opts_(std::move(opts)) {
+  opts_.engine.path = opts_.path;
+  of("/");
+}
+
+server_core::~server_core() {
+  // The Engine.IO server is gone (sio::server destroys it first), so no callback runs now.
+  // Clients still open would keep their sockets (and the sockets' handlers) in a cycle.
+  std::vector<std::shared_ptr<client>> clients;
+  {
+    std::lock_guard lock(mutex_);
+    for (auto& [_, w] : clients_)
+      if (auto c = w.lock()) clients.push_back(std::move(c));
+    clients_.clear();
+  }
+  for (auto& c : clients) c->abandon();
+}
+
+std::unique_ptr<adapter> server_core::make_adapter(local_namespace& nsp) {
+  if (opts_.adapter) return opts_.adapter(nsp);
+  return std::make_unique<memory_adapter>(nsp);
+}
+
+namespace_* server_core::create_locked(std::string name, namespace_* parent) {
+  auto nsp = std::make_unique<namespace_>(namespace_::passkey{}, *this, name, parent, nullptr);
+  auto* raw = nsp.get();
+  nsps_.emplace(std::move(name), std::move(nsp));
+  return raw;
+}
+
+namespace_& server_core::of(std::string_view name) {
+  std::string n(name);
+  if (n.empty() || n.front() != '/') n.insert(n.begin(), '/');
+  std::lock_guard lock(mutex_);
+  if (auto it = nsps_.find(n); it != nsps_.end()) return *it->second;
+  return *create_locked(std::move(n), nullptr);
+}
+
+namespace_& server_core::of_parent(namespace_::matcher m) {
+  std::lock_guard lock(mutex_);
+  auto name = "/_" + std::to_string(parents_.size() + 1);  // the reference names parents "/_<n>"
+  parents_.push_back(std::make_unique<namespace_>(namespace_::passkey{}, *this, name, nullptr, std::move(m)));
+  return *parents_.back();
+}
+
+namespace_* server_core::find_or_create(std::string_view name, const boost::json::object& auth) {
+  std::vector<namespace_*> parents;
+  {
+    std::lock_guard lock(mutex_);
+    if (auto it = nsps_.find(name); it != nsps_.end()) return it->second.get();
+    for (auto& p : parents_) parents.push_back(p.get());
+  }
+  for (auto* p : parents) {
+    if (!p->matcher_(name, auth)) continue;  // user code: no lock held
+    std::lock_guard lock(mutex_);
+    if (auto it = nsps_.find(name); it != nsps_.end()) return it->second.get();  // created meanwhile
+    auto* child = create_locked(std::string(name), p);
+    p->add_child(child);
+    return child;
+  }
+  return nullptr;
+}
+
+void server_core::on_open(const std::shared_ptr<eio::session>& s) {
+  auto c = std::make_shared<client>(*this, s);
+  s->context = c;
+  {
+    std::lock_guard lock(mutex_);
+    clients_.emplace(c.get(), c);
+  }
+  c->start();
+}
+
+void server_core::on_message(eio::session& s, std::string_view text) {
+  if (auto c = std::static_pointer_cast<client>(s.context)) c->on_message(text);
+}
+
+void server_core::on_binary(eio::session& s, std::string data) {
+  if (auto c = std::static_pointer_cast<client>(s.context)) c->on_binary(std::move(data));
+}
+
+void server_core::on_close(eio::session& s, eio::close_reason why) {
+  auto c = std::static_pointer_cast<client>(s.context);
+  s.context.reset();  // the session owned the client; c keeps it alive until we return
+  if (c) c->on_close(why);
+}
+
+void server_core::remove_client(const client* c) {
+  std::lock_guard lock(mutex_);
+  clients_.erase(c);
+}
+
+void server_core::close() {
+  std::vector<std::shared_ptr<client>> clients;
+  {
+    std::lock_guard lock(mutex_);
+    for (auto& [_, w] : clients_)
+      if (auto c = w.lock()) clients.push_back(std::move(c));
+  }
+  // Each session closes on its own thread and reports on_close(server_shutting_down).
+  for (auto& c : clients) c->close_session(eio::close_reason::server_shutting_down);
+  if (engine_close) engine_close();
+  std::vector<namespace_*> nsps;
+  {
+    std::lock_guard lock(mutex_);
+    for (auto& [_, n] : nsps_) nsps.push_back(n.get());
+  }
+  for (auto* n : nsps)
+    if (n->adapter()) n->adapter()->close();
+}
+
+}  // namespace detail
+
+server::server(server_options opts) : core_(std::make_unique<detail::server_core>(std::move(opts))) {}
+
+server::~server() {
+  engine_.reset();  // no more callbacks into the core
+}
+
+eio::handler& server::engine_handler() noexcept { return *core_; }
+const server_options& server::options() const noexcept { return core_->options(); }
+namespace_& server::of(std::string_view name) { return core_->of(name); }
+namespace_& server::of(const std::regex& re) {
+  return core_->of_parent([re](std::string_view name, const boost::json::object&) {
+    return std::regex_match(name.begin(), name.end(), re);
+  });
+}
+namespace_& server::of(namespace_::matcher predicate) { return core_->of_parent(std::move(predicate)); }
+namespace_& server::sockets() { return core_->of("/"); }
+server& server::use(namespace_::middleware mw) {
+  sockets().use(std::move(mw));
+  return *this;
+}
+server& server::on_connection(namespace_::connection_handler h) {
+  sockets().on_connection(std::move(h));
+  return *this;
+}
+void server::close() { core_->close(); }
+
+}  // namespace sio

@@ -1,0 +1,437 @@
+#include "sio/socketio/socket.hpp"
+
+#include "sio/socketio/detail/client.hpp"
+#include "sio/socketio/namespace.hpp"
+
+namespace sio {
+
+namespace detail {
+
+outgoing_packet make_event(std::string_view name, payload p) {
+  outgoing_packet o;
+  o.packet.type = parser::packet_type::event;
+  auto& arr = o.packet.data.emplace_array();
+  arr.reserve(1 + p.args.size());
+  arr.emplace_back(name);
+  for (auto& v : p.args) arr.push_back(std::move(v));
+  o.attachments = std::move(p.attachments);
+  return o;
+}
+
+namespace {
+// The callback of one socket's emit_with_ack.
+class single_ack final : public ack_collector {
+ public:
+  explicit single_ack(single_ack_fn fn) : fn_(std::move(fn)) {}
+  void add_client_count(std::size_t) override {}
+  void on_response(payload p) override {
+    if (!done_.exchange(true)) fn_(std::error_code{}, std::move(p));
+  }
+  void on_failure(std::error_code why) override {
+    if (!done_.exchange(true)) fn_(why, payload{});
+  }
+
+ private:
+  single_ack_fn fn_;
+  std::atomic<bool> done_{false};
+};
+}  // namespace
+
+}  // namespace detail
+
+namespace {
+bool reserved_name(const outgoing_packet& p) {
+  const auto& arr = p.packet.data.as_array();
+  return parser::is_reserved_event(arr.at(0).as_string());
+}
+}  // namespace
+
+// ---- ack_fn
+
+void ack_fn::send(payload p) const {
+  if (!state_ || state_->sent.exchange(true)) return;
+  state_->owner->send_ack(state_->id, std::move(p));
+}
+
+// ---- socket_emitter
+
+std::error_code socket_emitter::emit_payload(std::string_view name, payload p) const {
+  return emit_packet(detail::make_event(name, std::move(p)));
+}
+std::error_code socket_emitter::emit_packet(outgoing_packet p) const { return s_->emit_packet(std::move(p), flags_); }
+std::error_code socket_emitter::emit_packet_with_ack(outgoing_packet p, detail::single_ack_fn cb) const {
+  return s_->emit_packet_with_ack(std::move(p), flags_, std::make_shared<detail::single_ack>(std::move(cb)));
+}
+broadcast_operator socket_emitter::to(std::string_view room) const {
+  return broadcast().to(room);
+}
+broadcast_operator socket_emitter::to(std::initializer_list<std::string_view> rooms) const {
+  return broadcast().to(rooms);
+}
+broadcast_operator socket_emitter::except(std::string_view room) const { return broadcast().except(room); }
+broadcast_operator socket_emitter::broadcast() const {
+  broadcast_options o;
+  o.except.insert(s_->id());
+  o.flags = flags_;
+  return broadcast_operator(s_->nsp(), std::move(o));
+}
+broadcast_operator socket_emitter::local() const { return broadcast().local(); }
+
+// ---- socket
+
+socket::socket(passkey, namespace_& nsp, std::shared_ptr<detail::client> c, socket_id id,
+               std::shared_ptr<const sio::handshake> hs)
+    : data(boost::json::object()), nsp_(&nsp), client_(std::move(c)), id_(std::move(id)), handshake_(std::move(hs)) {}
+
+socket::~socket() = default;
+
+socket& socket::on(std::string name, event_handler h) {
+  auto& slot = handlers_[std::move(name)];
+  auto next = slot ? std::make_shared<std::vector<event_handler>>(*slot) : std::make_shared<std::vector<event_handler>>();
+  next->push_back(std::move(h));
+  slot = std::move(next);
+  return *this;
+}
+
+socket& socket::off(std::string_view name) {
+  if (auto it = handlers_.find(name); it != handlers_.end()) handlers_.erase(it);
+  return *this;
+}
+
+namespace {
+template <class T>
+std::shared_ptr<const std::vector<T>> appended(const std::shared_ptr<const std::vector<T>>& list, T h) {
+  auto next = list ? std::make_shared<std::vector<T>>(*list) : std::make_shared<std::vector<T>>();
+  next->push_back(std::move(h));
+  return next;
+}
+}  // namespace
+
+socket& socket::on_any(event_handler h) {
+  any_ = appended(any_, std::move(h));
+  return *this;
+}
+socket& socket::on_any_outgoing(outgoing_handler h) {
+  any_outgoing_ = appended(any_outgoing_, std::move(h));
+  has_outgoing_.store(true, std::memory_order_release);
+  return *this;
+}
+socket& socket::use(middleware mw) {
+  middlewares_ = appended(middlewares_, std::move(mw));
+  return *this;
+}
+socket& socket::on_error(error_handler h) {
+  error_handlers_.push_back(std::move(h));
+  return *this;
+}
+socket& socket::on_disconnecting(reason_handler h) {
+  disconnecting_.push_back(std::move(h));
+  return *this;
+}
+socket& socket::on_disconnect(reason_handler h) {
+  disconnect_.push_back(std::move(h));
+  return *this;
+}
+
+broadcast_operator socket::to(std::string_view room) const { return broadcast().to(room); }
+broadcast_operator socket::to(std::initializer_list<std::string_view> rooms) const { return broadcast().to(rooms); }
+broadcast_operator socket::to(const std::vector<room>& rooms) const { return broadcast().to(rooms); }
+broadcast_operator socket::except(std::string_view room) const { return broadcast().except(room); }
+broadcast_operator socket::except(std::initializer_list<std::string_view> rooms) const {
+  return broadcast().except(rooms);
+}
+broadcast_operator socket::broadcast() const {
+  broadcast_options o;
+  o.except.insert(id_);  // the reference: a socket's broadcasts skip the socket itself
+  return broadcast_operator(*nsp_, std::move(o));
+}
+broadcast_operator socket::local() const { return broadcast().local(); }
+
+void socket::join(std::string_view room) { nsp_->adapter_->add_all(id_, {std::string(room)}); }
+void socket::join(const std::vector<room>& rooms) { nsp_->adapter_->add_all(id_, rooms); }
+void socket::leave(std::string_view room) { nsp_->adapter_->del(id_, std::string(room)); }
+std::vector<room> socket::rooms() const { return nsp_->adapter_->socket_rooms(id_); }
+
+// -- session thread
+
+void socket::on_connect() {
+  connected_.store(true, std::memory_order_release);
+  join(id_);  // every socket is in the room of its own id
+  parser::packet p;
+  p.type = parser::packet_type::connect;
+  p.nsp = nsp_->name();
+  p.data = boost::json::object{{"sid", id_}};
+  client_->send_packet(p);
+}
+
+void socket::on_packet(parser::packet& p, std::vector<binary>& attachments) {
+  switch (p.type) {
+    case parser::packet_type::event:
+    case parser::packet_type::binary_event: on_event(p, attachments); break;
+    case parser::packet_type::ack:
+    case parser::packet_type::binary_ack: on_ack(p, attachments); break;
+    case parser::packet_type::disconnect: on_close(disconnect_reason::client_namespace_disconnect); break;
+    default: break;
+  }
+}
+
+void socket::on_event(parser::packet& p, std::vector<binary>& attachments) {
+  auto& arr = p.data.as_array();  // the decoder checked: a non-empty array starting with a string
+  std::string name(arr.front().as_string());
+  arr.erase(arr.begin());
+  ack_fn ack;
+  if (p.id) {
+    auto st = std::make_shared<ack_fn::state>();
+    st->owner = shared_from_this();
+    st->id = *p.id;
+    ack = ack_fn(std::move(st));
+  }
+  if (middlewares_ && !middlewares_->empty()) {
+    auto ev = std::make_shared<event>(std::move(name), payload{std::move(arr), std::move(attachments)}, std::move(ack));
+    run_middlewares(std::move(ev), 0, middlewares_);
+    return;
+  }
+  event ev(std::move(name), payload{std::move(arr), std::move(attachments)}, std::move(ack));
+  dispatch(ev);
+}
+
+void socket::run_middlewares(std::shared_ptr<event> ev, std::size_t i, handler_list<middleware> fns) {
+  auto self = shared_from_this();
+  (*fns)[i](*ev, next_fn([self, ev, i, fns, called = std::make_shared<std::atomic<bool>>(false)](
+                             std::optional<middleware_error> err) mutable {
+    if (called->exchange(true)) return;
+    auto go = [self, ev, i, fns, err = std::move(err)]() mutable {
+      if (err) return self->report_error(*err);
+      if (i + 1 < fns->size()) return self->run_middlewares(std::move(ev), i + 1, std::move(fns));
+      self->dispatch(*ev);
+    };
+    if (self->client_->on_thread()) go();
+    else self->client_->post(std::move(go));
+  }));
+}
+
+void socket::report_error(const middleware_error& err) {
+  auto handlers = error_handlers_;
+  for (auto& h : handlers) h(err);
+}
+
+void socket::dispatch(event& ev) {
+  if (!connected()) return;  // the reference ignores packets received after disconnection
+  if (auto any = any_) {
+    for (auto& h : *any) h(ev);
+  }
+  auto it = handlers_.find(ev.name());
+  if (it == handlers_.end()) return;
+  auto list = it->second;  // a snapshot: handlers may add or remove handlers
+  for (auto& h : *list) h(ev);
+}
+
+void socket::on_ack(parser::packet& p, std::vector<binary>& attachments) {
+  if (!p.id) return;
+  pending_ack entry;
+  {
+    std::lock_guard lock(acks_mutex_);
+    auto it = acks_.find(*p.id);
+    if (it == acks_.end()) return;  // unknown or already timed out: ignored, as the reference does
+    entry = std::move(it->second);
+    acks_.erase(it);
+  }
+  if (entry.timer) entry.timer->cancel();
+  entry.target->on_response(payload{std::move(p.data.as_array()), std::move(attachments)});
+}
+
+void socket::on_close(disconnect_reason why) {
+  if (!connected()) return;
+  auto self = shared_from_this();  // the namespace and the client drop theirs below
+  {
+    auto handlers = disconnecting_;
+    for (auto& h : handlers) h(why);  // still in its rooms
+  }
+  // Marked before leaving the rooms, so a join racing from another thread cannot re-add it.
+  connected_.store(false, std::memory_order_release);
+  nsp_->adapter_->del_all(id_);
+  nsp_->remove(*this);
+  client_->remove_socket(*this);
+  fail_pending_acks();
+  {
+    auto handlers = std::move(disconnect_);
+    for (auto& h : handlers) h(why);
+  }
+  // The handlers usually capture the socket: dropping them breaks the cycle.
+  cleanup();
+}
+
+void socket::cleanup() {
+  handlers_.clear();
+  any_.reset();
+  any_outgoing_.reset();
+  has_outgoing_.store(false);
+  middlewares_.reset();
+  error_handlers_.clear();
+  disconnecting_.clear();
+  disconnect_.clear();
+}
+
+void socket::disconnect(bool close) {
+  if (!client_->on_thread()) {
+    client_->post([self = shared_from_this(), close] { self->disconnect(close); });
+    return;
+  }
+  if (!connected()) return;
+  auto self = shared_from_this();
+  if (close) {
+    client_->disconnect_all();
+    return;
+  }
+  parser::packet p;
+  p.type = parser::packet_type::disconnect;
+  p.nsp = nsp_->name();
+  client_->send_packet(p);
+  on_close(disconnect_reason::server_namespace_disconnect);
+}
+
+// -- any thread
+
+eio::send_result socket::send_encoded(const encoded_packet& p, const broadcast_flags& flags) {
+  if (has_outgoing_.load(std::memory_order_acquire) && p.source) notify_outgoing(*p.source);
+  return client_->send(p.frames, flags.volatile_);
+}
+
+void socket::notify_outgoing(const outgoing_packet& p) {
+  if (!client_->on_thread()) {
+    // The listeners belong to the socket's thread.
+    client_->post([self = shared_from_this(), data = p.packet.data] {
+      outgoing_packet copy;
+      copy.packet.data = data;
+      self->notify_outgoing(copy);
+    });
+    return;
+  }
+  auto list = any_outgoing_;
+  if (!list || !p.packet.data.is_array()) return;
+  const auto& arr = p.packet.data.as_array();
+  if (arr.empty() || !arr.front().is_string()) return;
+  boost::json::array args(arr.begin() + 1, arr.end());
+  for (auto& h : *list) h(arr.front().as_string(), args);
+}
+
+eio::send_result socket::deliver(const encoded_packet& p, const broadcast_flags& flags) {
+  if (!connected()) return eio::send_result::closed;
+  return send_encoded(p, flags);
+}
+
+void socket::deliver_with_ack(const encoded_packet& p, const broadcast_flags& flags, std::uint64_t ack_id,
+                              const std::shared_ptr<ack_collector>& collector) {
+  register_ack(ack_id, flags, collector);
+  if (!connected()) return;  // register_ack failed it already
+  if (send_encoded(p, flags) == eio::send_result::dropped) {
+    // A dropped volatile packet will never be acknowledged: fail it now rather than at the timeout.
+    ack_timed_out(ack_id);
+  }
+}
+
+std::error_code socket::emit_packet(outgoing_packet p, const broadcast_flags& flags) {
+  if (reserved_name(p)) return error::reserved_event;
+  if (!connected()) return error::not_connected;
+  p.packet.nsp = nsp_->name();
+  send_encoded(encode(std::move(p)), flags);
+  return {};
+}
+
+std::error_code socket::emit_packet_with_ack(outgoing_packet p, const broadcast_flags& flags,
+                                             std::shared_ptr<ack_collector> collector) {
+  if (reserved_name(p)) return error::reserved_event;
+  if (!connected()) return error::not_connected;
+  p.packet.nsp = nsp_->name();
+  const std::uint64_t id = nsp_->next_ack_id();
+  p.packet.id = id;
+  deliver_with_ack(encode(std::move(p)), flags, id, collector);
+  return {};
+}
+
+void socket::register_ack(std::uint64_t id, const broadcast_flags& flags, const std::shared_ptr<ack_collector>& c) {
+  bool registered = false;
+  {
+    std::lock_guard lock(acks_mutex_);
+    // Checked under the lock that fail_pending_acks() takes: an ack registered after the socket
+    // closed would never be answered nor failed.
+    if (connected()) registered = acks_.emplace(id, pending_ack{c, nullptr}).second;
+  }
+  if (!registered) return c->on_failure(error::disconnected);
+  if (flags.timeout) arm_ack_timer(id, *flags.timeout);
+}
+
+void socket::arm_ack_timer(std::uint64_t id, std::chrono::milliseconds t) {
+  if (!client_->on_thread()) {
+    // Timers belong to the session's thread.
+    client_->post([self = shared_from_this(), id, t] { self->arm_ack_timer(id, t); });
+    return;
+  }
+  {
+    std::lock_guard lock(acks_mutex_);
+    if (!acks_.contains(id)) return;  // answered already
+  }
+  auto timer = client_->session().start_timer(t, [w = weak_from_this(), id] {
+    if (auto self = w.lock()) self->ack_timed_out(id);
+  });
+  std::lock_guard lock(acks_mutex_);
+  if (auto it = acks_.find(id); it != acks_.end()) it->second.timer = std::move(timer);
+  else timer->cancel();
+}
+
+void socket::ack_timed_out(std::uint64_t id) {
+  pending_ack entry;
+  {
+    std::lock_guard lock(acks_mutex_);
+    auto it = acks_.find(id);
+    if (it == acks_.end()) return;
+    entry = std::move(it->second);
+    acks_.erase(it);
+  }
+  if (entry.timer) entry.timer->cancel();
+  entry.target->on_failure(error::timed_out);
+}
+
+void socket::fail_pending_acks() {
+  std::unordered_map<std::uint64_t, pending_ack> pending;
+  {
+    std::lock_guard lock(acks_mutex_);
+    pending.swap(acks_);
+  }
+  for (auto& [_, a] : pending) {
+    if (a.timer) a.timer->cancel();
+    a.target->on_failure(error::disconnected);
+  }
+}
+
+void socket::send_ack(std::uint64_t id, payload p) {
+  if (!connected()) return;
+  outgoing_packet o;
+  o.packet.type = parser::packet_type::ack;
+  o.packet.nsp = nsp_->name();
+  o.packet.id = id;
+  o.packet.data = std::move(p.args);
+  o.attachments = std::move(p.attachments);
+  client_->send(encode(std::move(o)).frames, false);
+}
+
+void socket::fetch_details(std::function<void(std::optional<socket_details>)> done) {
+  if (!connected()) return done(std::nullopt);
+  auto snapshot = [this] { return socket_details{id_, handshake_, rooms(), data}; };
+  if (client_->on_thread()) return done(snapshot());
+  // If the session drops the posted function unrun (it closed), the guard still answers.
+  struct guard {
+    std::function<void(std::optional<socket_details>)> done;
+    ~guard() {
+      if (done) done(std::nullopt);
+    }
+  };
+  auto g = std::make_shared<guard>(std::move(done));
+  client_->post([self = shared_from_this(), g, snapshot] {
+    auto d = std::exchange(g->done, nullptr);
+    if (self->connected()) d(snapshot());
+    else d(std::nullopt);
+  });
+}
+
+}  // namespace sio

@@ -1,0 +1,301 @@
+#include "sio/transport/http_server.hpp"
+
+#include <algorithm>
+#include <optional>
+#include <vector>
+
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/write.hpp>
+
+#include "sio/transport/http.hpp"
+#include "sio/transport/io_pool.hpp"
+
+namespace sio::transport {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+using tcp = asio::ip::tcp;
+
+namespace {
+
+struct route {
+  std::string prefix;
+  std::size_t max_body_bytes;
+  std::shared_ptr<route_handler> handler;
+};
+
+struct routes_and_options {
+  http_options options;
+  std::vector<route> routes;  // longest prefix first; fixed once listening
+  std::size_t max_body_bytes = 0;
+
+  const route* find(std::string_view target) const {
+    auto path = target.substr(0, target.find('?'));
+    for (const auto& r : routes)
+      if (path.starts_with(r.prefix) || (r.prefix.ends_with('/') && path == std::string_view(r.prefix).substr(0, r.prefix.size() - 1)))
+        return &r;
+    return nullptr;
+  }
+};
+
+class connection final : public http_connection, public std::enable_shared_from_this<connection> {
+ public:
+  connection(tcp::socket socket, std::shared_ptr<const routes_and_options> config)
+      : stream_(std::move(socket)), config_(std::move(config)) {
+    beast::error_code ec;
+    auto ep = stream_.socket().remote_endpoint(ec);
+    if (!ec) remote_address_ = ep.address().to_string();
+    stream_.socket().set_option(tcp::no_delay(true), ec);
+  }
+
+  void start() { do_read_header(); }
+
+  void respond(response res) override {
+    if (!on_thread()) {
+      asio::post(stream_.get_executor(), [self = shared_from_this(), res = std::move(res)]() mutable {
+        self->respond(std::move(res));
+      });
+      return;
+    }
+    if (state_ != state::handling) return;  // aborted, taken, or already answered
+    state_ = state::writing;
+    abort_fn_ = nullptr;
+    if (watching_) {
+      beast::error_code ec;
+      stream_.socket().cancel(ec);
+    }
+    auto msg = std::make_shared<response>(std::move(res));
+    keep_alive_ = keep_alive_ && msg->keep_alive();
+    http::async_write(stream_, *msg, [self = shared_from_this(), msg](beast::error_code ec, std::size_t) {
+      self->on_write(ec);
+    });
+  }
+
+  beast::tcp_stream take_stream(beast::flat_buffer& leftover) override {
+    state_ = state::taken;
+    leftover = std::move(buffer_);
+    return std::move(stream_);
+  }
+
+  void on_abort(std::function<void()> fn) override { abort_fn_ = std::move(fn); }
+
+  asio::io_context& context() noexcept override {
+    return static_cast<asio::io_context&>(stream_.get_executor().context());
+  }
+  const std::string& remote_address() const noexcept override { return remote_address_; }
+
+ private:
+  enum class state { reading, handling, writing, taken, closed };
+
+  bool on_thread() {
+    return stream_.get_executor().target<asio::io_context::executor_type>()->running_in_this_thread();
+  }
+
+  void do_read_header() {
+    state_ = state::reading;
+    parser_.emplace();
+    parser_->header_limit(static_cast<std::uint32_t>(config_->options.max_header_bytes));
+    // Beast checks Content-Length against the limit while parsing the header, before the
+    // route is known: allow the largest route's limit here, the route's own after the header.
+    parser_->body_limit(config_->max_body_bytes);
+    stream_.expires_after(config_->options.idle_timeout);
+    http::async_read_header(stream_, buffer_, *parser_,
+                            [self = shared_from_this()](beast::error_code ec, std::size_t) { self->on_header(ec); });
+  }
+
+  void on_header(beast::error_code ec) {
+    if (ec == http::error::body_limit) {  // Content-Length over every route's limit
+      route_ = config_->find(parser_->get().target());
+      if (route_) return on_body(ec);
+    }
+    if (ec) return close();
+    route_ = config_->find(parser_->get().target());
+    if (!route_) return reply_error(http::status::not_found, "Not Found");
+    parser_->body_limit(route_->max_body_bytes);
+    if (parser_->is_done()) return dispatch();
+    http::async_read(stream_, buffer_, *parser_,
+                     [self = shared_from_this()](beast::error_code ec, std::size_t) { self->on_body(ec); });
+  }
+
+  void on_body(beast::error_code ec) {
+    if (ec == http::error::body_limit) {
+      keep_alive_ = false;
+      drain_before_close_ = true;
+      route_->handler->body_too_large(parser_->get().target());
+      return reply_error(http::status::payload_too_large, "Payload Too Large");
+    }
+    if (ec) return close();
+    dispatch();
+  }
+
+  void reply_error(http::status status, std::string_view text) {
+    request req = parser_->release();
+    state_ = state::handling;
+    auto res = make_response(req, status, std::string(text));
+    if (!keep_alive_) res.keep_alive(false);
+    respond(std::move(res));
+  }
+
+  void dispatch() {
+    stream_.expires_never();
+    request req = parser_->release();
+    keep_alive_ = req.keep_alive();
+    state_ = state::handling;
+    auto self = shared_from_this();
+    route_->handler->handle(self, std::move(req));
+    if (state_ == state::handling) watch_for_abort();
+  }
+
+  // While a route holds the request (a long-polling GET), notice the client going away.
+  void watch_for_abort() {
+    watching_ = true;
+    stream_.socket().async_wait(tcp::socket::wait_read, [self = shared_from_this()](beast::error_code ec) {
+      self->watching_ = false;
+      if (ec || self->state_ != state::handling) return;
+      // Readable while waiting for our response: either the peer closed (0 bytes to peek),
+      // or it pipelined the next request, which stays in the socket until we answer.
+      char byte;
+      beast::error_code peek_ec;
+      auto n = self->stream_.socket().receive(asio::buffer(&byte, 1), tcp::socket::message_peek, peek_ec);
+      if (peek_ec || n == 0) {
+        if (auto fn = std::move(self->abort_fn_)) fn();
+        self->close();
+      }
+    });
+  }
+
+  void on_write(beast::error_code ec) {
+    if (!ec && drain_before_close_) return drain_then_close();
+    if (ec || !keep_alive_) return close();
+    do_read_header();
+  }
+
+  // After refusing a body we did not read, let the client finish sending it (within limits) so
+  // that it reads our answer instead of failing on a reset connection.
+  void drain_then_close() {
+    state_ = state::closed;
+    beast::error_code ec;
+    stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
+    stream_.expires_after(std::chrono::seconds(2));
+    drain_buffer_.resize(16 * 1024);
+    do_drain();
+  }
+
+  void do_drain() {
+    stream_.async_read_some(asio::buffer(drain_buffer_), [self = shared_from_this()](beast::error_code ec, std::size_t n) {
+      self->drained_ += n;
+      if (ec || self->drained_ > 64 * 1024 * 1024) {
+        beast::error_code ignored;
+        self->stream_.socket().close(ignored);
+        return;
+      }
+      self->do_drain();
+    });
+  }
+
+  void close() {
+    if (state_ == state::taken || state_ == state::closed) return;
+    bool was_handling = state_ == state::handling;
+    state_ = state::closed;
+    if (was_handling)
+      if (auto fn = std::move(abort_fn_)) fn();
+    beast::error_code ec;
+    stream_.socket().shutdown(tcp::socket::shutdown_both, ec);
+    stream_.socket().close(ec);
+  }
+
+  beast::tcp_stream stream_;
+  beast::flat_buffer buffer_;
+  std::optional<http::request_parser<http::string_body>> parser_;
+  std::shared_ptr<const routes_and_options> config_;
+  const route* route_ = nullptr;
+  std::function<void()> abort_fn_;
+  std::string remote_address_;
+  state state_ = state::reading;
+  bool keep_alive_ = true;
+  bool watching_ = false;
+  bool drain_before_close_ = false;
+  std::string drain_buffer_;
+  std::size_t drained_ = 0;
+};
+
+}  // namespace
+
+struct http_server::impl : std::enable_shared_from_this<impl> {
+  io_pool& pool;
+  std::shared_ptr<routes_and_options> config = std::make_shared<routes_and_options>();
+  std::vector<std::shared_ptr<tcp::acceptor>> acceptors;
+  std::uint16_t port = 0;
+
+  explicit impl(io_pool& p) : pool(p) {}
+
+  void do_accept(std::shared_ptr<tcp::acceptor> acceptor, asio::io_context& ctx) {
+    auto& a = *acceptor;
+    a.async_accept(ctx, [self = shared_from_this(), acceptor = std::move(acceptor), &ctx](beast::error_code ec, tcp::socket socket) mutable {
+      if (ec == asio::error::operation_aborted || !acceptor->is_open()) return;
+      if (!ec) std::make_shared<connection>(std::move(socket), self->config)->start();
+      self->do_accept(std::move(acceptor), ctx);
+    });
+  }
+};
+
+http_server::http_server(io_pool& pool, http_options opts) : impl_(std::make_shared<impl>(pool)) {
+  impl_->config->options = opts;
+}
+
+http_server::~http_server() { stop_accepting(); }
+
+void http_server::add_route(std::string prefix, std::size_t max_body_bytes, std::shared_ptr<route_handler> handler) {
+  auto& routes = impl_->config->routes;
+  routes.push_back({std::move(prefix), max_body_bytes, std::move(handler)});
+  impl_->config->max_body_bytes = std::max(impl_->config->max_body_bytes, max_body_bytes);
+  std::stable_sort(routes.begin(), routes.end(),
+                   [](const route& a, const route& b) { return a.prefix.size() > b.prefix.size(); });
+}
+
+void http_server::listen(const std::string& host, std::uint16_t port) {
+  tcp::resolver resolver(impl_->pool.context(0));
+  beast::error_code ec;
+  auto results = resolver.resolve(host, std::to_string(port), tcp::resolver::passive | tcp::resolver::numeric_service, ec);
+  if (ec || results.empty())
+    throw std::system_error(ec ? std::error_code(ec) : std::make_error_code(std::errc::invalid_argument),
+                            "cannot resolve listen address '" + host + "'");
+  tcp::endpoint endpoint = results.begin()->endpoint();
+  // One acceptor per loop on the same port (SO_REUSEPORT): the kernel spreads new connections
+  // over the loops, and accepting never crosses threads.
+  for (std::size_t i = 0; i < impl_->pool.size(); ++i) {
+    auto& ctx = impl_->pool.context(i);
+    auto acceptor = std::make_shared<tcp::acceptor>(ctx);
+    acceptor->open(endpoint.protocol());
+    acceptor->set_option(tcp::acceptor::reuse_address(true));
+    int one = 1;
+    ::setsockopt(acceptor->native_handle(), SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
+    acceptor->bind(endpoint, ec);
+    if (ec)
+      throw std::system_error(ec, "cannot listen on " + host + ":" + std::to_string(endpoint.port()));
+    acceptor->listen(asio::socket_base::max_listen_connections, ec);
+    if (ec) throw std::system_error(ec, "cannot listen on " + host + ":" + std::to_string(endpoint.port()));
+    if (i == 0) endpoint.port(acceptor->local_endpoint().port());  // port 0: the rest join the chosen port
+    impl_->acceptors.push_back(acceptor);
+    impl_->do_accept(std::move(acceptor), ctx);
+  }
+  impl_->port = endpoint.port();
+}
+
+std::uint16_t http_server::port() const noexcept { return impl_->port; }
+
+void http_server::stop_accepting() {
+  for (auto& a : impl_->acceptors) {
+    asio::post(a->get_executor(), [a] {
+      beast::error_code ec;
+      a->close(ec);
+    });
+  }
+  impl_->acceptors.clear();
+}
+
+io_pool& http_server::pool() noexcept { return impl_->pool; }
+
+}  // namespace sio::transport

@@ -1,0 +1,61 @@
+#include "sio/transport/io_pool.hpp"
+
+#include <atomic>
+#include <thread>
+#include <vector>
+
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+
+namespace sio::transport {
+
+namespace asio = boost::asio;
+
+struct io_pool::impl {
+  std::vector<std::unique_ptr<asio::io_context>> contexts;
+  std::vector<asio::executor_work_guard<asio::io_context::executor_type>> guards;
+  std::atomic<std::size_t> next{0};
+  std::unique_ptr<asio::signal_set> signals;
+};
+
+io_pool::io_pool(std::size_t threads) : impl_(std::make_unique<impl>()) {
+  if (threads == 0) threads = std::max(1u, std::thread::hardware_concurrency());
+  for (std::size_t i = 0; i < threads; ++i) {
+    // concurrency hint 1: each loop is run by exactly one thread, so Asio can skip locking.
+    impl_->contexts.push_back(std::make_unique<asio::io_context>(1));
+    impl_->guards.push_back(asio::make_work_guard(*impl_->contexts.back()));
+  }
+}
+
+io_pool::~io_pool() = default;
+
+std::size_t io_pool::size() const noexcept { return impl_->contexts.size(); }
+
+asio::io_context& io_pool::context(std::size_t i) noexcept { return *impl_->contexts[i]; }
+
+asio::io_context& io_pool::next() noexcept {
+  return *impl_->contexts[impl_->next.fetch_add(1, std::memory_order_relaxed) % impl_->contexts.size()];
+}
+
+void io_pool::run() {
+  std::vector<std::thread> threads;
+  for (std::size_t i = 1; i < impl_->contexts.size(); ++i)
+    threads.emplace_back([ctx = impl_->contexts[i].get()] { ctx->run(); });
+  impl_->contexts[0]->run();
+  for (auto& t : threads) t.join();
+}
+
+void io_pool::stop() {
+  for (auto& g : impl_->guards) g.reset();
+  for (auto& c : impl_->contexts) c->stop();
+}
+
+void io_pool::on_signal(std::function<void()> fn) {
+  impl_->signals = std::make_unique<asio::signal_set>(*impl_->contexts[0], SIGINT, SIGTERM);
+  impl_->signals->async_wait([fn = std::move(fn)](const boost::system::error_code& ec, int) {
+    if (!ec) fn();
+  });
+}
+
+}  // namespace sio::transport

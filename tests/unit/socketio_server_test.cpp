@@ -1,0 +1,629 @@
+// The Socket.IO server driven through its Engine.IO handler over in-memory sessions.
+#include <gtest/gtest.h>
+
+#include <boost/json.hpp>
+
+#include "fake_session.hpp"
+#include "sio/socketio/server.hpp"
+
+using namespace std::chrono_literals;
+using sio::test::fake_session;
+namespace json = boost::json;
+
+namespace {
+
+struct harness {
+  sio::server io;
+  explicit harness(sio::server_options o = {}) : io(std::move(o)) {}
+
+  std::shared_ptr<fake_session> open(std::string id = "eio") {
+    auto s = std::make_shared<fake_session>(std::move(id), &io.engine_handler());
+    io.engine_handler().on_open(s);
+    return s;
+  }
+  void text(fake_session& s, std::string_view t) {
+    io.engine_handler().on_message(s, t);
+    s.run();
+  }
+  void bin(fake_session& s, std::string d) {
+    io.engine_handler().on_binary(s, std::move(d));
+    s.run();
+  }
+  // Connects and returns the socket id from the CONNECT answer.
+  std::string connect(fake_session& s, const std::string& nsp = "/", const std::string& auth = "") {
+    std::string pkt = "0";
+    if (nsp != "/") pkt += nsp + ",";
+    pkt += auth;
+    text(s, pkt);
+    auto texts = s.take_texts();
+    EXPECT_EQ(texts.size(), 1u);
+    if (texts.empty()) return {};
+    auto p = sio::parser::decode(texts[0]);
+    EXPECT_TRUE(p.has_value()) << texts[0];
+    EXPECT_EQ(p->type, sio::parser::packet_type::connect) << texts[0];
+    EXPECT_EQ(p->nsp, nsp);
+    return std::string(p->data.at("sid").as_string());
+  }
+};
+
+sio::parser::packet decode(const std::string& t) {
+  auto p = sio::parser::decode(t);
+  EXPECT_TRUE(p.has_value()) << t;
+  return p ? *p : sio::parser::packet{};
+}
+
+}  // namespace
+
+TEST(SocketIoServer, ConnectToMainNamespaceSendsOwnSid) {
+  harness h;
+  std::shared_ptr<sio::socket> seen;
+  h.io.on_connection([&](const std::shared_ptr<sio::socket>& s) { seen = s; });
+  auto s = h.open("engine-sid");
+  auto sid = h.connect(*s);
+  ASSERT_TRUE(seen);
+  EXPECT_EQ(sid, seen->id());
+  EXPECT_EQ(sid.size(), 20u);
+  EXPECT_NE(sid, "engine-sid");  // never the Engine.IO id
+  EXPECT_TRUE(seen->connected());
+  EXPECT_EQ(seen->rooms(), std::vector<std::string>{sid});  // in the room of its own id
+  EXPECT_EQ(seen->nsp().name(), "/");
+  EXPECT_EQ(h.io.sockets().size(), 1u);
+}
+
+TEST(SocketIoServer, CustomNamespaceWithAuthAndHandshake) {
+  harness h;
+  std::shared_ptr<sio::socket> seen;
+  h.io.of("/admin").on_connection([&](const std::shared_ptr<sio::socket>& s) { seen = s; });
+  auto s = h.open();
+  s->mutable_request().headers.emplace("origin", "http://x");
+  s->mutable_request().query.emplace("room", "42");
+  auto sid = h.connect(*s, "/admin", R"({"token":"abc"})");
+  ASSERT_TRUE(seen);
+  EXPECT_EQ(seen->id(), sid);
+  EXPECT_EQ(seen->handshake().auth.at("token").as_string(), "abc");
+  EXPECT_EQ(seen->handshake().query.find("room")->second, "42");
+  EXPECT_TRUE(seen->handshake().xdomain);
+  EXPECT_EQ(seen->handshake().address, "127.0.0.1");
+  EXPECT_GT(seen->handshake().issued, 0);
+  EXPECT_EQ(h.io.of("/admin").size(), 1u);
+  EXPECT_EQ(h.io.sockets().size(), 0u);
+}
+
+TEST(SocketIoServer, UnknownNamespaceIsRefusedButConnectionStays) {
+  harness h;
+  auto s = h.open();
+  h.text(*s, "0/random,");
+  EXPECT_EQ(s->take_texts(), std::vector<std::string>{R"(4/random,{"message":"Invalid namespace"})"});
+  EXPECT_TRUE(s->is_open());
+  h.connect(*s);  // still usable
+}
+
+TEST(SocketIoServer, DynamicNamespacesByRegexAndPredicate) {
+  harness h;
+  int parent_conn = 0;
+  auto& parent = h.io.of(std::regex("^/dyn-\\d+$"));
+  parent.on_connection([&](const std::shared_ptr<sio::socket>& s) {
+    ++parent_conn;
+    EXPECT_EQ(s->nsp().name(), "/dyn-12");
+  });
+  h.io.of([](std::string_view name, const json::object& auth) {
+    return name == "/by-auth" && auth.contains("ok");
+  });
+  auto s = h.open();
+  h.connect(*s, "/dyn-12");
+  EXPECT_EQ(parent_conn, 1);
+  ASSERT_EQ(parent.children().size(), 1u);
+  EXPECT_EQ(parent.children()[0]->name(), "/dyn-12");
+
+  h.text(*s, "0/dyn-x,");
+  EXPECT_EQ(s->take_texts(), std::vector<std::string>{R"(4/dyn-x,{"message":"Invalid namespace"})"});
+  h.text(*s, "0/by-auth,");
+  EXPECT_EQ(s->take_texts(), std::vector<std::string>{R"(4/by-auth,{"message":"Invalid namespace"})"});
+  h.connect(*s, "/by-auth", R"({"ok":1})");
+
+  // A broadcast on the parent reaches its children.
+  h.io.of("/dyn-12");  // existing child
+  parent.emit("hi", 1);
+  EXPECT_EQ(s->take_texts(), std::vector<std::string>{R"(2/dyn-12,["hi",1])"});
+}
+
+TEST(SocketIoServer, MiddlewareErrorWithAndWithoutData) {
+  harness h;
+  h.io.of("/a").use([](const std::shared_ptr<sio::socket>&, sio::next_fn next) {
+    next(sio::connect_error{"not authorized", json::object{{"code", 401}}});
+  });
+  h.io.of("/b").use([](const std::shared_ptr<sio::socket>&, sio::next_fn next) { next(sio::connect_error{"nope", {}}); });
+  int connected = 0;
+  h.io.of("/a").on_connection([&](auto&) { ++connected; });
+  auto s = h.open();
+  h.text(*s, "0/a,");
+  EXPECT_EQ(s->take_texts(), std::vector<std::string>{R"(4/a,{"message":"not authorized","data":{"code":401}})"});
+  h.text(*s, "0/b,");
+  EXPECT_EQ(s->take_texts(), std::vector<std::string>{R"(4/b,{"message":"nope"})"});
+  EXPECT_EQ(connected, 0);
+  EXPECT_EQ(h.io.of("/a").size(), 0u);
+  EXPECT_TRUE(s->is_open());
+}
+
+TEST(SocketIoServer, MiddlewaresRunInOrderAndMayFinishLater) {
+  harness h;
+  std::vector<int> order;
+  std::optional<sio::next_fn> later;
+  h.io.use([&](const std::shared_ptr<sio::socket>& s, sio::next_fn next) {
+    order.push_back(1);
+    s->data = json::object{{"user", "ann"}};
+    next();
+  });
+  h.io.use([&](const std::shared_ptr<sio::socket>&, sio::next_fn next) {
+    order.push_back(2);
+    later = next;  // e.g. waiting for a database
+  });
+  std::string user;
+  h.io.on_connection([&](const std::shared_ptr<sio::socket>& s) { user = s->data.at("user").as_string().c_str(); });
+  auto s = h.open();
+  h.text(*s, "0");
+  EXPECT_TRUE(s->take_texts().empty());
+  ASSERT_TRUE(later);
+  s->on_thread = false;  // next() from another thread: posted to the session
+  (*later)();
+  (*later)();  // a second call is ignored
+  s->on_thread = true;
+  EXPECT_EQ(s->pending_tasks(), 1u);
+  s->run();
+  EXPECT_EQ(order, (std::vector<int>{1, 2}));
+  EXPECT_EQ(user, "ann");
+  ASSERT_EQ(s->sent.size(), 1u);
+  EXPECT_EQ(decode(*s->sent[0].data).type, sio::parser::packet_type::connect);
+}
+
+TEST(SocketIoServer, ConnectWithNonObjectAuthClosesWithParseError) {
+  harness h;
+  auto s = h.open();
+  h.text(*s, R"(0/admin,"token")");
+  EXPECT_FALSE(s->is_open());
+  EXPECT_EQ(s->closed_with, sio::eio::close_reason::parse_error);
+  auto s2 = h.open();
+  h.text(*s2, "0[1]");
+  EXPECT_EQ(s2->closed_with, sio::eio::close_reason::parse_error);
+}
+
+TEST(SocketIoServer, EventsAndAcks) {
+  harness h;
+  std::vector<json::array> got;
+  int acks_sent = 0;
+  h.io.on_connection([&](const std::shared_ptr<sio::socket>& s) {
+    s->on("hello", [&](sio::event& ev) {
+      got.push_back(ev.args());
+      if (ev.has_ack()) {
+        ev.ack("world", 2);
+        ev.ack("again");  // once only
+        ++acks_sent;
+      }
+    });
+  });
+  auto s = h.open();
+  h.connect(*s);
+  h.text(*s, R"(2["hello",1,{"a":true}])");
+  h.text(*s, R"(27["hello"])");
+  ASSERT_EQ(got.size(), 2u);
+  EXPECT_EQ(got[0], (json::array{1, json::object{{"a", true}}}));
+  EXPECT_TRUE(got[1].empty());
+  EXPECT_EQ(acks_sent, 1);
+  EXPECT_EQ(s->take_texts(), std::vector<std::string>{R"(37["world",2])"});
+  h.text(*s, R"(2["unhandled"])");  // no handler: nothing happens
+  EXPECT_TRUE(s->is_open());
+}
+
+TEST(SocketIoServer, ServerEmitWithAckAnswersTimesOutAndIgnoresUnknownIds) {
+  harness h;
+  std::shared_ptr<sio::socket> sock;
+  h.io.on_connection([&](const std::shared_ptr<sio::socket>& s) { sock = s; });
+  auto s = h.open();
+  h.connect(*s);
+  std::vector<std::pair<std::error_code, json::array>> results;
+  auto cb = [&](std::error_code ec, json::array a) { results.emplace_back(ec, std::move(a)); };
+  EXPECT_FALSE(sock->timeout(100ms).emit_with_ack("ping", 1, cb));
+  EXPECT_FALSE(sock->timeout(100ms).emit_with_ack("ping", 2, cb));
+  EXPECT_EQ(s->take_texts(), (std::vector<std::string>{R"(20["ping",1])", R"(21["ping",2])"}));
+  h.text(*s, R"(30["pong"])");
+  h.text(*s, R"(30["twice"])");  // already answered: ignored
+  h.text(*s, R"(399["who"])");   // unknown id: ignored
+  ASSERT_EQ(results.size(), 1u);
+  EXPECT_FALSE(results[0].first);
+  EXPECT_EQ(results[0].second, json::array{"pong"});
+  s->advance(100ms);
+  ASSERT_EQ(results.size(), 2u);
+  EXPECT_EQ(results[1].first, sio::error::timed_out);
+  h.text(*s, R"(31["late"])");
+  EXPECT_EQ(results.size(), 2u);
+  EXPECT_TRUE(s->is_open());
+
+  // Without a timeout, a disconnect fails the pending ack.
+  EXPECT_FALSE(sock->emit_with_ack("ping", cb));
+  h.text(*s, "1");
+  ASSERT_EQ(results.size(), 3u);
+  EXPECT_EQ(results[2].first, sio::error::disconnected);
+}
+
+TEST(SocketIoServer, BinaryEventRoundTripsLikeTheOfficialSuite) {
+  harness h;
+  h.io.on_connection([&](const std::shared_ptr<sio::socket>& s) {
+    s->on("message", [s](sio::event& ev) { s->emit_payload("message-back", ev.raw()); });
+    s->on("message-with-ack", [](sio::event& ev) { ev.ack_callback().send(ev.raw()); });
+  });
+  auto s = h.open();
+  h.connect(*s, "/");
+  s->take();
+  const std::string ph = R"({"_placeholder":true,"num":0},{"_placeholder":true,"num":1})";
+  h.text(*s, "52-[\"message\"," + ph + "]");
+  EXPECT_TRUE(s->sent.empty());  // waiting for the attachments
+  h.bin(*s, std::string("\x01\x02\x03", 3));
+  h.bin(*s, std::string("\x04\x05\x06", 3));
+  auto out = s->take();
+  ASSERT_EQ(out.size(), 3u);
+  EXPECT_EQ(*out[0].data, "52-[\"message-back\"," + ph + "]");
+  EXPECT_TRUE(out[1].binary);
+  EXPECT_EQ(*out[1].data, std::string("\x01\x02\x03", 3));
+  EXPECT_EQ(*out[2].data, std::string("\x04\x05\x06", 3));
+
+  h.text(*s, "52-789[\"message-with-ack\"," + ph + "]");
+  h.bin(*s, "a");
+  h.bin(*s, "b");
+  out = s->take();
+  ASSERT_EQ(out.size(), 3u);
+  EXPECT_EQ(*out[0].data, "62-789[" + ph + "]");
+  EXPECT_EQ(*out[1].data, "a");
+  EXPECT_EQ(*out[2].data, "b");
+}
+
+TEST(SocketIoServer, ServerSendsBinaryAndReceivesBinaryAck) {
+  harness h;
+  std::shared_ptr<sio::socket> sock;
+  h.io.on_connection([&](const std::shared_ptr<sio::socket>& s) { sock = s; });
+  auto s = h.open();
+  h.connect(*s);
+  sio::payload answer;
+  sock->emit_with_ack("file", "name.bin", sio::binary{std::string("xyz")},
+                      [&](std::error_code ec, sio::payload p) { answer = std::move(p); });
+  auto out = s->take();
+  ASSERT_EQ(out.size(), 2u);
+  EXPECT_EQ(*out[0].data, R"(51-0["file","name.bin",{"_placeholder":true,"num":0}])");
+  EXPECT_EQ(*out[1].data, "xyz");
+  h.text(*s, R"(61-0[{"_placeholder":true,"num":0}])");
+  h.bin(*s, "ok!");
+  ASSERT_EQ(answer.attachments.size(), 1u);
+  EXPECT_EQ(answer.attachments[0].view(), "ok!");
+  EXPECT_EQ(sio::parser::placeholder_num(answer.args.at(0)), 0u);
+}
+
+TEST(SocketIoServer, BadBinaryInputClosesOnlyThatClient) {
+  harness h;
+  auto good = h.open("good");
+  h.connect(*good);
+  // Text while attachments are expected (a lying attachment count).
+  auto a = h.open("a");
+  h.connect(*a);
+  h.text(*a, R"(52-["x",{"_placeholder":true,"num":0},{"_placeholder":true,"num":1}])");
+  h.bin(*a, "one");
+  h.text(*a, R"(2["x"])");
+  EXPECT_EQ(a->closed_with, sio::eio::close_reason::parse_error);
+  // A binary frame nobody announced.
+  auto b = h.open("b");
+  h.connect(*b);
+  h.bin(*b, "stray");
+  EXPECT_EQ(b->closed_with, sio::eio::close_reason::parse_error);
+  // A placeholder beyond the announced count.
+  auto c = h.open("c");
+  h.connect(*c);
+  h.text(*c, R"(51-["x",{"_placeholder":true,"num":3}])");
+  EXPECT_EQ(c->closed_with, sio::eio::close_reason::parse_error);
+  // Too many attachments.
+  auto d = h.open("d");
+  h.text(*d, R"(5999-["x"])");
+  EXPECT_EQ(d->closed_with, sio::eio::close_reason::parse_error);
+
+  EXPECT_TRUE(good->is_open());
+  EXPECT_EQ(h.io.sockets().size(), 1u);
+  h.io.emit("still", "here");
+  EXPECT_EQ(good->take_texts(), std::vector<std::string>{R"(2["still","here"])"});
+}
+
+TEST(SocketIoServer, BadPacketsCloseTheConnection) {
+  harness h;
+  for (std::string bad : {"9", "2[\"connect\"]", "2[\"disconnecting\"]", "2{}", "0/admin,"}) {
+    auto s = h.open();
+    if (bad != "0/admin,") h.connect(*s);
+    h.io.of("/admin");
+    if (bad == "0/admin,") {
+      h.connect(*s, "/admin");
+      h.text(*s, bad);  // a second CONNECT to the same namespace
+      EXPECT_EQ(s->closed_with, sio::eio::close_reason::forced_close) << bad;
+      continue;
+    }
+    h.text(*s, bad);
+    EXPECT_FALSE(s->is_open()) << bad;
+  }
+  // An event for a namespace the client has not joined.
+  auto s = h.open();
+  h.connect(*s);
+  h.text(*s, R"(2/admin,["x"])");
+  EXPECT_EQ(s->closed_with, sio::eio::close_reason::forced_close);
+}
+
+TEST(SocketIoServer, ReservedNamesCannotBeEmitted) {
+  harness h;
+  std::shared_ptr<sio::socket> sock;
+  h.io.on_connection([&](const std::shared_ptr<sio::socket>& s) { sock = s; });
+  auto s = h.open();
+  h.connect(*s);
+  EXPECT_EQ(sock->emit("disconnect"), sio::error::reserved_event);
+  EXPECT_EQ(h.io.emit("connect"), sio::error::reserved_event);
+  EXPECT_EQ(sock->to("x").emit("connect_error"), sio::error::reserved_event);
+  EXPECT_TRUE(s->take_texts().empty());
+}
+
+TEST(SocketIoServer, RoomsAndBroadcastOperators) {
+  harness h;
+  std::vector<std::shared_ptr<sio::socket>> socks;
+  h.io.on_connection([&](const std::shared_ptr<sio::socket>& s) { socks.push_back(s); });
+  std::vector<std::shared_ptr<fake_session>> ss;
+  for (int i = 0; i < 4; ++i) {
+    ss.push_back(h.open("e" + std::to_string(i)));
+    h.connect(*ss.back());
+  }
+  socks[0]->join("a");
+  socks[1]->join(std::vector<std::string>{"a", "b"});
+  socks[2]->join("b");
+  socks[3]->join("c");
+  EXPECT_EQ(socks[1]->rooms().size(), 3u);
+  auto texts = [&] {
+    std::vector<int> who;
+    for (int i = 0; i < 4; ++i)
+      if (!ss[i]->take_texts().empty()) who.push_back(i);
+    return who;
+  };
+  h.io.to("a").emit("m");
+  EXPECT_EQ(texts(), (std::vector<int>{0, 1}));
+  h.io.to({"a", "b"}).emit("m");  // socket 1 once
+  EXPECT_EQ(ss[1]->sent.size(), 1u);
+  EXPECT_EQ(texts(), (std::vector<int>{0, 1, 2}));
+  h.io.to("a").to("b").except("c").emit("m");
+  EXPECT_EQ(texts(), (std::vector<int>{0, 1, 2}));
+  h.io.except({"a", "c"}).emit("m");
+  EXPECT_EQ(texts(), (std::vector<int>{2}));
+  h.io.emit("m");
+  EXPECT_EQ(texts(), (std::vector<int>{0, 1, 2, 3}));
+  socks[1]->broadcast().emit("m");  // all but the sender
+  EXPECT_EQ(texts(), (std::vector<int>{0, 2, 3}));
+  socks[1]->to("b").emit("m");  // the room but the sender
+  EXPECT_EQ(texts(), (std::vector<int>{2}));
+  h.io.to(socks[3]->id()).emit("private");  // the room of a socket id
+  EXPECT_EQ(texts(), (std::vector<int>{3}));
+  h.io.in("a").local().emit("m");
+  EXPECT_EQ(texts(), (std::vector<int>{0, 1}));
+  ss[0]->writable = false;  // volatile is dropped for a busy transport only
+  h.io.volatile_().emit("typing");
+  EXPECT_EQ(texts(), (std::vector<int>{1, 2, 3}));
+  EXPECT_FALSE(socks[0]->volatile_().emit("typing"));
+  EXPECT_EQ(texts(), std::vector<int>{});
+  ss[0]->writable = true;
+
+  socks[1]->leave("a");
+  h.io.to("a").emit("m");
+  EXPECT_EQ(texts(), (std::vector<int>{0}));
+
+  // One encoding shared by every recipient.
+  h.io.emit("shared", sio::binary{std::string("bytes")});
+  ASSERT_EQ(ss[0]->sent.size(), 2u);
+  for (int i = 1; i < 4; ++i) {
+    ASSERT_EQ(ss[i]->sent.size(), 2u);
+    EXPECT_EQ(ss[i]->sent[0].data.get(), ss[0]->sent[0].data.get());
+    EXPECT_EQ(ss[i]->sent[1].data.get(), ss[0]->sent[1].data.get());
+  }
+  EXPECT_EQ(*ss[0]->sent[0].data, R"(51-["shared",{"_placeholder":true,"num":0}])");
+  texts();
+
+  // Rooms empty out when the socket leaves.
+  h.text(*ss[3], "1");
+  EXPECT_TRUE(h.io.to("c").all_sockets().empty());
+  EXPECT_EQ(h.io.sockets().size(), 3u);
+}
+
+TEST(SocketIoServer, BroadcastWithAckCollectsEveryResponse) {
+  harness h;
+  std::vector<std::shared_ptr<fake_session>> ss;
+  for (int i = 0; i < 3; ++i) {
+    ss.push_back(h.open("e" + std::to_string(i)));
+    h.connect(*ss.back());
+  }
+  std::optional<std::pair<std::error_code, std::vector<json::array>>> result;
+  h.io.timeout(1s).emit_with_ack("question", 42, [&](std::error_code ec, std::vector<json::array> r) {
+    result.emplace(ec, std::move(r));
+  });
+  for (auto& s : ss) EXPECT_EQ(s->take_texts(), std::vector<std::string>{R"(20["question",42])"});
+  h.text(*ss[0], R"(30[1])");
+  h.text(*ss[1], R"(30[2])");
+  EXPECT_FALSE(result);
+  h.text(*ss[2], R"(30[3])");
+  ASSERT_TRUE(result);
+  EXPECT_FALSE(result->first);
+  EXPECT_EQ(result->second, (std::vector<json::array>{{1}, {2}, {3}}));
+
+  // One does not answer: a timeout error with what did arrive.
+  result.reset();
+  h.io.timeout(1s).emit_with_ack("question", [&](std::error_code ec, std::vector<json::array> r) {
+    result.emplace(ec, std::move(r));
+  });
+  h.text(*ss[0], R"(31["a"])");
+  h.text(*ss[2], R"(31["c"])");
+  EXPECT_FALSE(result);
+  ss[1]->advance(1s);
+  ASSERT_TRUE(result);
+  EXPECT_EQ(result->first, sio::error::timed_out);
+  EXPECT_EQ(result->second, (std::vector<json::array>{{"a"}, {"c"}}));
+
+  // Nobody in the room: done at once, no error.
+  result.reset();
+  h.io.to("empty").timeout(1s).emit_with_ack("q", [&](std::error_code ec, std::vector<json::array> r) {
+    result.emplace(ec, std::move(r));
+  });
+  ASSERT_TRUE(result);
+  EXPECT_FALSE(result->first);
+  EXPECT_TRUE(result->second.empty());
+}
+
+TEST(SocketIoServer, FetchSocketsJoinLeaveAndDisconnectSockets) {
+  harness h;
+  std::vector<std::shared_ptr<sio::socket>> socks;
+  std::vector<std::string> reasons;
+  h.io.on_connection([&](const std::shared_ptr<sio::socket>& s) {
+    socks.push_back(s);
+    s->data = json::object{{"n", socks.size()}};
+    s->on_disconnect([&](sio::disconnect_reason r) { reasons.emplace_back(sio::to_string(r)); });
+  });
+  std::vector<std::shared_ptr<fake_session>> ss;
+  for (int i = 0; i < 3; ++i) {
+    ss.push_back(h.open("e" + std::to_string(i)));
+    h.connect(*ss.back());
+  }
+  socks[0]->join("vip");
+  std::vector<sio::remote_socket> found;
+  h.io.in("vip").fetch_sockets([&](std::vector<sio::remote_socket> r) { found = std::move(r); });
+  ASSERT_EQ(found.size(), 1u);
+  EXPECT_EQ(found[0].id, socks[0]->id());
+  EXPECT_EQ(found[0].data.at("n").to_number<int>(), 1);
+  EXPECT_EQ(found[0].local, socks[0]);
+  EXPECT_EQ(found[0].rooms.size(), 2u);
+  found[0].emit("direct", true);
+  EXPECT_EQ(ss[0]->take_texts(), std::vector<std::string>{R"(2["direct",true])"});
+
+  h.io.except("vip").sockets_join("plain");
+  EXPECT_EQ(h.io.to("plain").all_sockets().size(), 2u);
+  h.io.sockets_leave("plain");
+  EXPECT_TRUE(h.io.to("plain").all_sockets().empty());
+
+  h.io.to("vip").disconnect_sockets();
+  EXPECT_EQ(ss[0]->take_texts(), std::vector<std::string>{"1"});
+  EXPECT_TRUE(ss[0]->is_open());  // only the namespace
+  EXPECT_EQ(reasons, std::vector<std::string>{"server namespace disconnect"});
+  h.io.disconnect_sockets(true);
+  EXPECT_FALSE(ss[1]->is_open());
+  EXPECT_FALSE(ss[2]->is_open());
+  ss[1]->run();
+  ss[2]->run();
+  EXPECT_EQ(h.io.sockets().size(), 0u);
+  EXPECT_EQ(reasons.size(), 3u);
+}
+
+TEST(SocketIoServer, DisconnectReasons) {
+  harness h;
+  std::map<std::string, std::string> reason_of;
+  std::map<std::string, bool> in_rooms_while_disconnecting;
+  h.io.on_connection([&](const std::shared_ptr<sio::socket>& s) {
+    s->join("r");
+    s->on_disconnecting([&, s](sio::disconnect_reason) {
+      in_rooms_while_disconnecting[s->id()] = s->rooms().size() == 2;
+    });
+    s->on_disconnect([&, s](sio::disconnect_reason r) { reason_of[s->id()] = sio::to_string(r); });
+  });
+  std::vector<std::pair<sio::eio::close_reason, std::string>> engine_cases = {
+      {sio::eio::close_reason::transport_close, "transport close"},
+      {sio::eio::close_reason::transport_error, "transport error"},
+      {sio::eio::close_reason::ping_timeout, "ping timeout"},
+      {sio::eio::close_reason::forced_close, "forced close"},
+      {sio::eio::close_reason::server_shutting_down, "server shutting down"},
+  };
+  for (auto& [why, expected] : engine_cases) {
+    auto s = h.open();
+    auto sid = h.connect(*s);
+    h.io.engine_handler().on_close(*s, why);
+    EXPECT_EQ(reason_of[sid], expected);
+    EXPECT_TRUE(in_rooms_while_disconnecting[sid]);
+  }
+  auto s = h.open();
+  auto sid = h.connect(*s);
+  h.text(*s, "1");
+  EXPECT_EQ(reason_of[sid], "client namespace disconnect");
+  EXPECT_TRUE(s->is_open());
+  auto s2 = h.open();
+  auto sid2 = h.connect(*s2);
+  h.io.sockets().find(sid2)->disconnect();
+  EXPECT_EQ(s2->take_texts(), std::vector<std::string>{"1"});
+  EXPECT_EQ(reason_of[sid2], "server namespace disconnect");
+  auto s3 = h.open();
+  auto sid3 = h.connect(*s3);
+  h.text(*s3, R"(2["x")");  // invalid JSON
+  EXPECT_EQ(reason_of[sid3], "parse error");
+  EXPECT_TRUE(h.io.to("r").all_sockets().empty());
+}
+
+TEST(SocketIoServer, ConnectTimeoutClosesIdleClientsOnly) {
+  sio::server_options o;
+  o.connect_timeout = 1000ms;
+  harness h(std::move(o));
+  auto idle = h.open("idle");
+  auto busy = h.open("busy");
+  h.connect(*busy);
+  idle->advance(999ms);
+  EXPECT_TRUE(idle->is_open());
+  idle->advance(1ms);
+  EXPECT_FALSE(idle->is_open());
+  EXPECT_EQ(idle->closed_with, sio::eio::close_reason::forced_close);
+  busy->advance(5s);
+  EXPECT_TRUE(busy->is_open());
+}
+
+TEST(SocketIoServer, SocketMiddlewareErrorsGoToOnErrorAndOnAny) {
+  harness h;
+  std::vector<std::string> log;
+  h.io.on_connection([&](const std::shared_ptr<sio::socket>& s) {
+    s->use([&](sio::event& ev, sio::next_fn next) {
+      if (ev.name() == "forbidden") next(sio::middleware_error{"not allowed", {}});
+      else next();
+    });
+    s->on_error([&](const sio::middleware_error& e) { log.push_back("error:" + e.message); });
+    s->on_any([&](sio::event& ev) { log.push_back("any:" + std::string(ev.name())); });
+    s->on("ok", [&](sio::event&) { log.push_back("ok"); });
+    s->on("forbidden", [&](sio::event&) { log.push_back("forbidden"); });
+    s->on_any_outgoing([&](std::string_view name, const json::array& args) {
+      log.push_back("out:" + std::string(name) + json::serialize(args));
+    });
+  });
+  auto s = h.open();
+  h.connect(*s);
+  h.text(*s, R"(2["ok"])");
+  h.text(*s, R"(2["forbidden"])");
+  h.io.emit("news", 1);
+  EXPECT_EQ(log, (std::vector<std::string>{"any:ok", "ok", "error:not allowed", "out:news[1]"}));
+}
+
+TEST(SocketIoServer, EmitFromAnotherThreadIsSafeAndDisconnectIsPosted) {
+  harness h;
+  std::shared_ptr<sio::socket> sock;
+  h.io.on_connection([&](const std::shared_ptr<sio::socket>& s) { sock = s; });
+  auto s = h.open();
+  h.connect(*s);
+  s->on_thread = false;
+  sock->emit("x");  // send() is thread-safe: goes straight out
+  EXPECT_EQ(s->take_texts(), std::vector<std::string>{R"(2["x"])"});
+  sock->disconnect();
+  EXPECT_TRUE(sock->connected());  // posted to the session thread
+  s->on_thread = true;
+  s->run();
+  EXPECT_FALSE(sock->connected());
+  EXPECT_EQ(sock->emit("y"), sio::error::not_connected);
+}
+
+TEST(SocketIoServer, CloseShutsEveryConnection) {
+  harness h;
+  std::string reason;
+  h.io.on_connection([&](const std::shared_ptr<sio::socket>& s) {
+    s->on_disconnect([&](sio::disconnect_reason r) { reason = sio::to_string(r); });
+  });
+  auto s = h.open();
+  h.connect(*s);
+  h.io.close();
+  EXPECT_FALSE(s->is_open());
+  s->run();
+  EXPECT_EQ(reason, "server shutting down");
+}
