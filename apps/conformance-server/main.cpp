@@ -81,7 +81,12 @@ int main(int argc, char** argv) {
   io.on_connection(handlers);
   io.of("/custom").on_connection(handlers);
 
-  http.listen(host, port);
+  try {
+    http.listen(host, port);
+  } catch (const std::system_error& e) {
+    std::cerr << "conformance-server: " << e.what() << std::endl;
+    return 1;
+  }
   std::cout << "listening on " << host << ":" << http.port() << std::endl;
   pool.on_signal([&] { pool.stop(); });
   pool.run();

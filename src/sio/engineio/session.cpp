@@ -254,10 +254,7 @@ void session_impl::on_poll_get(const std::shared_ptr<transport::http_connection>
   }
   pending_get_ = conn;
   pending_get_request_ = std::move(req);
-  if (state_ == state::closing) {
-    answer_pending_get(packet_type::close);
-    return finish_close(closing_reason_, false);
-  }
+  if (state_ == state::closing) return poll_closing_step();
   if (ws_ && ws_->probed) {
     // Upgrading. This GET is either the client's last poll, which it waits for before sending
     // the upgrade packet (answer it soon with a noop), or a request that overtook that upgrade
@@ -327,15 +324,20 @@ void session_impl::begin_forced_close(close_reason why) {
     if (queue_.empty() && !ws_->writing) finish_close(why, false);
     return;  // do_ws_write finishes the close once the queue is drained
   }
-  if (pending_get_) {
-    answer_pending_get(packet_type::close);
-    return finish_close(why, false);
-  }
-  // Wait for the client's next GET to carry the close packet, but not forever.
+  // The client's next GETs carry what is queued, then the close packet; but don't wait forever.
   aux_timer_.expires_after(core_->opts.ping_interval + core_->opts.ping_timeout);
   aux_timer_.async_wait([self = self(), why](boost::system::error_code ec) {
     if (!ec) self->finish_close(why, false);
   });
+  if (pending_get_) poll_closing_step();
+}
+
+void session_impl::poll_closing_step() {
+  // What is queued goes first, alone: clients handle a payload's packets asynchronously but
+  // its close packet at once, so a close in the same response would overtake them.
+  if (!queue_.empty()) return flush();
+  answer_pending_get(packet_type::close);
+  finish_close(closing_reason_, false);
 }
 
 void session_impl::finish_close(close_reason why, bool client_initiated) {

@@ -263,6 +263,17 @@ void http_server::listen(const std::string& host, std::uint16_t port) {
     throw std::system_error(ec ? std::error_code(ec) : std::make_error_code(std::errc::invalid_argument),
                             "cannot resolve listen address '" + host + "'");
   tcp::endpoint endpoint = results.begin()->endpoint();
+  {
+    // SO_REUSEPORT would let a second server join this port silently and take half of its
+    // connections: first check, with a plain bind, that the port is really free (and pick it,
+    // for port 0).
+    tcp::acceptor probe(impl_->pool.context(0));
+    probe.open(endpoint.protocol());
+    probe.set_option(tcp::acceptor::reuse_address(true));
+    probe.bind(endpoint, ec);
+    if (ec) throw std::system_error(ec, "cannot listen on " + host + ":" + std::to_string(port));
+    endpoint.port(probe.local_endpoint().port());
+  }
   // One acceptor per loop on the same port (SO_REUSEPORT): the kernel spreads new connections
   // over the loops, and accepting never crosses threads.
   for (std::size_t i = 0; i < impl_->pool.size(); ++i) {
@@ -277,7 +288,6 @@ void http_server::listen(const std::string& host, std::uint16_t port) {
       throw std::system_error(ec, "cannot listen on " + host + ":" + std::to_string(endpoint.port()));
     acceptor->listen(asio::socket_base::max_listen_connections, ec);
     if (ec) throw std::system_error(ec, "cannot listen on " + host + ":" + std::to_string(endpoint.port()));
-    if (i == 0) endpoint.port(acceptor->local_endpoint().port());  // port 0: the rest join the chosen port
     impl_->acceptors.push_back(acceptor);
     impl_->do_accept(std::move(acceptor), ctx);
   }

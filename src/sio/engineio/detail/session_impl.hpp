@@ -125,6 +125,7 @@ class session_impl final : public session {
   // closing
   void finish_close(close_reason why, bool client_initiated);
   void begin_forced_close(close_reason why);
+  void poll_closing_step();
 
   std::shared_ptr<server_core> core_;
   asio::io_context& ctx_;
