@@ -36,6 +36,15 @@ void server_core::remove(const std::string& sid) {
   count_.store(sessions_.size(), std::memory_order_relaxed);
 }
 
+void server_core::clear() {
+  decltype(sessions_) gone;
+  {
+    std::lock_guard lock(mutex_);
+    gone.swap(sessions_);
+    count_.store(0, std::memory_order_relaxed);
+  }
+}
+
 std::vector<std::shared_ptr<session_impl>> server_core::all() {
   std::lock_guard lock(mutex_);
   std::vector<std::shared_ptr<session_impl>> out;
@@ -199,7 +208,11 @@ server::server(transport::http_server& http, handler& h, server_options opts) : 
   http.add_route(impl_->core->opts.path, impl_->core->opts.max_http_buffer_size, std::make_shared<route>(impl_->core));
 }
 
-server::~server() = default;
+server::~server() {
+  // Sessions hold the core and the core holds them: drop the registry so that neither outlives
+  // the server (their pending handlers release the sessions when the loops run or are destroyed).
+  impl_->core->clear();
+}
 
 const server_options& server::options() const noexcept { return impl_->core->opts; }
 

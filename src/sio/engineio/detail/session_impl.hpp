@@ -41,6 +41,7 @@ struct server_core : std::enable_shared_from_this<server_core> {
   void remove(const std::string& sid);
   std::size_t count() const noexcept { return count_.load(std::memory_order_relaxed); }
   std::vector<std::shared_ptr<session_impl>> all();
+  void clear();
 
  private:
   mutable std::mutex mutex_;
