@@ -7,8 +7,8 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 # The program to run: its CMake target and the binary it builds.
-SERVER_TARGET=example-chat
-SERVER_BIN=build/apps/example-chat/example-chat
+SERVER_TARGET=parley
+SERVER_BIN=build/apps/parley/parley
 
 JOBS=${JOBS:-2}
 if [[ ! -d apps/$SERVER_TARGET ]]; then
@@ -22,5 +22,12 @@ cmake --build build -j"$JOBS" --target "$SERVER_TARGET"
 if [[ " $* " != *" --port "* ]]; then
   set -- --port "${PORT:-3000}" "$@"
 fi
+# The embedded default run: SQLite in the working directory, the development secret (parley
+# warns about it) and the web page's development sign-in.
+set -- --dev-login "$@"
+cat <<EOF
+Open http://127.0.0.1:${PORT:-3000}/ and sign in with any name, or get a token for a client:
+  $SERVER_BIN token --user alice --name Alice
+EOF
 echo "run: $SERVER_BIN $*"
 exec "$SERVER_BIN" "$@"

@@ -163,6 +163,11 @@ if [[ -d tests/chat ]]; then
   node_test_stage "chat service tests (tests/chat/)" tests/chat/ parley PARLEY_BIN=build/apps/parley/parley
 fi
 
+# ---- 6. the web page in Debian's chromium (tests/web/) -----------------------------
+if [[ -d tests/web ]]; then
+  node_test_stage "web page in chromium (tests/web/)" tests/web/ parley PARLEY_BIN=build/apps/parley/parley
+fi
+
 stage "summary"
 for n in "${notes[@]}"; do echo "  - $n"; done
 echo "tests: $passed passed, $failed failed"

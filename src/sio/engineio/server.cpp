@@ -130,8 +130,9 @@ class route final : public transport::route_handler {
     }
   }
 
-  void body_too_large(std::string_view target) override {
-    auto url = boost::urls::parse_origin_form(target);
+  void body_too_large(const transport::request& req, transport::response& res) override {
+    transport::apply_cors(core_->opts.cors, req, res);
+    auto url = boost::urls::parse_origin_form(req.target());
     if (!url) return;
     auto it = url->params().find("sid");
     if (it == url->params().end()) return;

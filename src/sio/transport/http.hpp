@@ -46,9 +46,10 @@ class route_handler {
   // Called on the connection's thread. Must eventually respond, take the stream, or
   // let the connection close (by dropping it without a response, after on_abort fired).
   virtual void handle(const std::shared_ptr<http_connection>& conn, request&& req) = 0;
-  // Called, on the connection's thread, before a request whose body is over the route's limit
-  // is answered 413 and its connection closed.
-  virtual void body_too_large(std::string_view target) {}
+  // Called, on the connection's thread, for a request whose body is over the route's limit
+  // (only its header is read), before `res` (a plain 413) is sent and the connection closed.
+  // A route may rewrite the answer (its own error format, CORS headers).
+  virtual void body_too_large(const request& req, response& res) {}
 };
 
 // A response with common headers set (status, keep-alive from the request, content type).

@@ -123,8 +123,12 @@ class connection final : public http_connection, public std::enable_shared_from_
     if (ec == http::error::body_limit) {
       keep_alive_ = false;
       drain_before_close_ = true;
-      route_->handler->body_too_large(parser_->get().target());
-      return reply_error(http::status::payload_too_large, "Payload Too Large");
+      request req = parser_->release();
+      state_ = state::handling;
+      auto res = make_response(req, http::status::payload_too_large, "Payload Too Large");
+      route_->handler->body_too_large(req, res);
+      res.keep_alive(false);
+      return respond(std::move(res));
     }
     if (ec) return close();
     dispatch();

@@ -1,0 +1,119 @@
+#pragma once
+// The brain: what the chat service does for each event of the contract (events.hpp names them).
+//
+//   parley::brain chat(io, *store, *presence, files, pool.context(0), {.limits = ..., .rate_limit = 20});
+//   chat.attach();   // io.on_connection(...): presence, then one handler per event
+//
+// Threading: a socket's handlers run on its thread; store callbacks on store threads. Per-socket
+// state (the rate bucket) is touched on the socket's thread only; presence, the conversation
+// cache and the typing timers are thread-safe; acks and emits are safe from any thread.
+// Every handler validates before it acts and acknowledges exactly once when asked to.
+#include <array>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <utility>
+
+#include <boost/asio/io_context.hpp>
+
+#include "parley/events.hpp"
+#include "parley/handlers/presence.hpp"
+#include "parley/handlers/rate_limiter.hpp"
+#include "parley/handlers/typing.hpp"
+#include "parley/http/file_storage.hpp"
+#include "parley/store/store.hpp"
+#include "sio/socketio/server.hpp"
+
+namespace parley {
+
+struct brain_options {
+  events::limits limits;
+  double rate_limit = 20;  // events per second per socket; burst twice that; <= 0: unlimited
+  std::chrono::milliseconds typing_timeout{5000};
+};
+
+// Conversions from the store's records to the wire shapes.
+events::message to_wire(const stored_message& m);
+events::conversation to_wire(const conversation& c);
+events::attachment to_wire(const file_record& f);
+// A store error as the contract's error body.
+events::error_body to_error(std::error_code ec, std::string_view what);
+std::int64_t now_ms();
+
+class brain {
+ public:
+  brain(sio::server& io, store& db, presence& online, files::file_storage& files, boost::asio::io_context& timers,
+        brain_options opts);
+  ~brain();
+
+  // Registers the connection handler on the main namespace.
+  void attach();
+  // Ends the typing timers (shutdown).
+  void stop();
+
+ private:
+  using socket_ptr = std::shared_ptr<sio::socket>;
+  struct session {  // per-socket state
+    socket_ptr socket;
+    std::string user_id;
+    std::string name;
+    token_bucket bucket;  // the socket's thread only
+  };
+  using handler = void (brain::*)(const std::shared_ptr<session>&, sio::event&);
+
+  static const std::array<std::pair<std::string_view, handler>, 12>& routes();
+  void on_connection(const socket_ptr& s);
+  void on_disconnecting(const std::shared_ptr<session>& ss);
+  void route(const std::shared_ptr<session>& ss, std::string_view name, handler h);
+
+  // Presence.
+  void online_count(const std::shared_ptr<session>& ss, sio::event& ev);
+  void online_users(const std::shared_ptr<session>& ss, sio::event& ev);
+  // Conversations.
+  void conversation_join(const std::shared_ptr<session>& ss, sio::event& ev);
+  void conversation_leave(const std::shared_ptr<session>& ss, sio::event& ev);
+  void conversation_create(const std::shared_ptr<session>& ss, sio::event& ev);
+  void conversation_list(const std::shared_ptr<session>& ss, sio::event& ev);
+  // Messages.
+  void message_send(const std::shared_ptr<session>& ss, sio::event& ev);
+  void private_message(const std::shared_ptr<session>& ss, sio::event& ev);
+  void message_history(const std::shared_ptr<session>& ss, sio::event& ev);
+  // Typing and read receipts.
+  void typing_start(const std::shared_ptr<session>& ss, sio::event& ev);
+  void typing_stop(const std::shared_ptr<session>& ss, sio::event& ev);
+  void message_read(const std::shared_ptr<session>& ss, sio::event& ev);
+
+  // The conversation `id` as far as access goes: nullopt when it was never created (public).
+  using lookup_result = sio::result<std::optional<conversation>>;
+  void lookup(const std::string& id, std::function<void(lookup_result)> done);
+  void remember(const conversation& c);
+  void evict_non_members(const conversation& c, std::function<void()> then);
+  // Access to a conversation: FORBIDDEN when private and the user is not a member.
+  static bool may_access(const std::optional<conversation>& c, const std::string& user_id);
+  // A conversation id a client may use (not a per-user or per-socket room).
+  std::optional<events::error_body> check_conversation_id(const std::string& id) const;
+
+  // Stores the binary attachments as files; done(file ids of every attachment, in order).
+  void resolve_attachments(std::vector<events::attachment_ref> refs, std::string uploader,
+                           std::function<void(sio::result<std::vector<std::string>>)> done);
+  // Stores a message and acks it; deliver(msg) sends message:new when it is new.
+  void store_and_deliver(new_message m, sio::ack_fn ack, std::function<void(const events::message&)> deliver);
+
+  sio::server& io_;
+  store& db_;
+  presence& online_;
+  files::file_storage& files_;
+  brain_options opts_;
+  typing_tracker typing_;
+
+  // Created conversations, by id: their privacy and members never change, so they are cached.
+  std::mutex cache_mutex_;
+  std::unordered_map<std::string, std::shared_ptr<const conversation>> cache_;
+};
+
+}  // namespace parley

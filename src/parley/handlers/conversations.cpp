@@ -1,0 +1,82 @@
+// conversation:join / leave / create / list.
+#include <algorithm>
+
+#include "parley/handlers/brain.hpp"
+
+namespace parley {
+
+namespace ev = events;
+
+void brain::conversation_join(const std::shared_ptr<session>& ss, sio::event& e) {
+  auto req = ev::parse_conversation_ref(e.args());
+  if (!req) return e.ack(ev::error_ack(req.error()));
+  if (auto err = check_conversation_id(req->conversationId)) return e.ack(ev::error_ack(*err));
+  lookup(req->conversationId, [ss, id = req->conversationId, ack = e.ack_callback()](lookup_result r) {
+    if (!r) return ack(ev::error_ack(to_error(r.error(), "conversation")));
+    if (!may_access(*r, ss->user_id))
+      return ack(ev::error_ack(ev::code::forbidden, "not a member of this private conversation"));
+    ss->socket->join(id);  // thread-safe; ignored if the socket disconnected meanwhile
+    ack(ev::conversation_id_ack{true, id});
+  });
+}
+
+void brain::conversation_leave(const std::shared_ptr<session>& ss, sio::event& e) {
+  auto req = ev::parse_conversation_ref(e.args());
+  if (!req) return e.ack(ev::error_ack(req.error()));
+  if (auto err = check_conversation_id(req->conversationId)) return e.ack(ev::error_ack(*err));
+  ss->socket->leave(req->conversationId);
+  if (typing_.stop(ss->socket->id(), req->conversationId))
+    ss->socket->to(req->conversationId)
+        .emit<ev::typing_stop>(ev::typing_payload{ss->user_id, req->conversationId});
+  e.ack(ev::conversation_id_ack{true, req->conversationId});
+}
+
+void brain::conversation_create(const std::shared_ptr<session>& ss, sio::event& e) {
+  auto req = ev::parse_create(e.args());
+  if (!req) return e.ack(ev::error_ack(req.error()));
+  conversation c;
+  c.id = req->conversationId ? *req->conversationId : "c-" + files::random_id();
+  if (auto err = check_conversation_id(c.id)) return e.ack(ev::error_ack(*err));
+  c.title = req->title.value_or("");
+  c.is_private = req->is_private;
+  c.member_ids = std::move(req->memberIds);
+  c.member_ids.push_back(ss->user_id);  // the creator is always a member
+  std::sort(c.member_ids.begin(), c.member_ids.end());
+  c.member_ids.erase(std::unique(c.member_ids.begin(), c.member_ids.end()), c.member_ids.end());
+  c.created_by = ss->user_id;
+  c.created_at = now_ms();
+  db_.create_conversation(std::move(c), [this, ack = e.ack_callback()](sio::result<conversation> r) {
+    if (!r) return ack(ev::error_ack(to_error(r.error(), "conversation")));
+    remember(*r);
+    auto reply = [ack, wire = to_wire(*r)] { ack(ev::conversation_ack{true, wire}); };
+    if (!r->is_private) return reply();
+    evict_non_members(*r, std::move(reply));
+  });
+}
+
+// Sockets that joined the id while it was a plain (public) room do not stay in it once it is
+// created private without them.
+void brain::evict_non_members(const conversation& c, std::function<void()> then) {
+  io_.in(c.id).fetch_sockets([c, then = std::move(then)](std::vector<sio::remote_socket> sockets) {
+    for (const auto& rs : sockets) {
+      const auto* o = rs.data.if_object();
+      const auto* u = o ? o->if_contains("userId") : nullptr;
+      const bool member = u && u->is_string() &&
+                          std::find(c.member_ids.begin(), c.member_ids.end(), u->get_string()) != c.member_ids.end();
+      if (!member) rs.leave(c.id);
+    }
+    then();
+  });
+}
+
+void brain::conversation_list(const std::shared_ptr<session>& ss, sio::event& e) {
+  db_.list_conversations(ss->user_id, [ack = e.ack_callback()](sio::result<std::vector<conversation>> r) {
+    if (!r) return ack(ev::error_ack(to_error(r.error(), "conversation")));
+    ev::conversations_ack out;
+    out.conversations.reserve(r->size());
+    for (const auto& c : *r) out.conversations.push_back(to_wire(c));
+    ack(out);
+  });
+}
+
+}  // namespace parley

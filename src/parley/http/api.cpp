@@ -1,0 +1,260 @@
+#include "parley/http/api.hpp"
+
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+#include <boost/json/value_from.hpp>
+#include <spdlog/spdlog.h>
+
+#include "parley/events.hpp"
+#include "parley/http/multipart.hpp"
+
+namespace parley::http_api {
+
+namespace json = boost::json;
+using sio::transport::http_connection;
+using sio::transport::request;
+using sio::transport::response;
+using sio::transport::route_handler;
+
+namespace {
+
+std::string_view path_of(std::string_view target) { return target.substr(0, target.find('?')); }
+
+response json_response(const request& req, http::status status, const json::value& body) {
+  auto res = sio::transport::make_response(req, status, json::serialize(body), "application/json; charset=utf-8");
+  res.set(http::field::cache_control, "no-store");
+  return res;
+}
+
+// Answers with the CORS grant applied.
+void send(const std::shared_ptr<http_connection>& conn, const sio::transport::cors_options& cors, const request& req,
+          response res) {
+  sio::transport::apply_cors(cors, req, res);
+  conn->respond(std::move(res));
+}
+
+bool valid_file_id(std::string_view id) {
+  if (id.empty() || id.size() > 200) return false;
+  for (unsigned char c : id)
+    if (!std::isalnum(c) && c != '-' && c != '_') return false;
+  return true;
+}
+
+class health_route final : public route_handler {
+ public:
+  health_route(sio::server& io, sio::transport::cors_options cors) : io_(io), cors_(std::move(cors)) {}
+
+  void handle(const std::shared_ptr<http_connection>& conn, request&& req) override {
+    if (req.method() == http::verb::options) return conn->respond(sio::transport::preflight_response(cors_, req));
+    if (path_of(req.target()) != "/api/socket/health")
+      return send(conn, cors_, req, json_error(req, http::status::not_found, events::code::not_found, "not found"));
+    if (req.method() != http::verb::get && req.method() != http::verb::head)
+      return send(conn, cors_, req,
+                  json_error(req, http::status::method_not_allowed, events::code::bad_request, "use GET"));
+    auto& nsp = io_.sockets();
+    std::size_t rooms = nsp.adapter() ? nsp.adapter()->all_rooms().size() : 0;
+    json::value body = {{"status", "ok"},
+                        {"socket", {{"initialized", true}, {"connected", nsp.size()}, {"rooms", rooms}}}};
+    send(conn, cors_, req, json_response(req, http::status::ok, body));
+  }
+
+ private:
+  sio::server& io_;
+  sio::transport::cors_options cors_;
+};
+
+class not_found_route final : public route_handler {
+ public:
+  explicit not_found_route(sio::transport::cors_options cors) : cors_(std::move(cors)) {}
+  void handle(const std::shared_ptr<http_connection>& conn, request&& req) override {
+    if (req.method() == http::verb::options) return conn->respond(sio::transport::preflight_response(cors_, req));
+    send(conn, cors_, req, json_error(req, http::status::not_found, events::code::not_found, "not found"));
+  }
+
+ private:
+  sio::transport::cors_options cors_;
+};
+
+class files_route final : public route_handler, public std::enable_shared_from_this<files_route> {
+ public:
+  files_route(files::file_storage& files, std::shared_ptr<const auth::jwt_verifier> verifier, files_options opts)
+      : files_(files), verifier_(std::move(verifier)), opts_(std::move(opts)) {}
+
+  void handle(const std::shared_ptr<http_connection>& conn, request&& req) override {
+    if (req.method() == http::verb::options) return conn->respond(sio::transport::preflight_response(opts_.cors, req));
+    auto path = path_of(req.target());
+    const bool collection = path == "/api/files" || path == "/api/files/";
+    std::string_view id;
+    if (!collection) {
+      if (!path.starts_with("/api/files/"))  // e.g. /api/filesXYZ
+        return fail(conn, req, http::status::not_found, events::code::not_found, "not found");
+      id = path.substr(std::string_view("/api/files/").size());
+    }
+    if (collection && req.method() != http::verb::post)
+      return fail(conn, req, http::status::method_not_allowed, events::code::bad_request, "use POST");
+    if (!collection && req.method() != http::verb::get && req.method() != http::verb::head)
+      return fail(conn, req, http::status::method_not_allowed, events::code::bad_request, "use GET");
+
+    auto token = bearer_token(req[http::field::authorization]);
+    if (token.empty())
+      return fail(conn, req, http::status::unauthorized, events::code::unauthorized, "Authentication error: No token provided");
+    auto who = verifier_->verify(token);
+    if (!who) {
+      bool expired = who.error() == auth::auth_error::token_expired;
+      return fail(conn, req, http::status::unauthorized, events::code::unauthorized,
+                  expired ? "Authentication error: Token expired" : "Authentication error: Invalid token");
+    }
+    if (collection) return upload(conn, std::move(req), who->user_id);
+    if (!valid_file_id(id)) return fail(conn, req, http::status::not_found, events::code::not_found, "file not found");
+    download(conn, std::move(req), std::string(id), who->user_id);
+  }
+
+  // A body far over the limit never reaches handle(): the transport refuses it, in our format.
+  void body_too_large(const request& req, sio::transport::response& res) override {
+    res = json_error(req, http::status::payload_too_large, events::code::payload_too_large,
+                     "the file is larger than the upload limit");
+    sio::transport::apply_cors(opts_.cors, req, res);
+  }
+
+ private:
+  void fail(const std::shared_ptr<http_connection>& conn, const request& req, http::status status,
+            std::string_view code, std::string_view message) {
+    send(conn, opts_.cors, req, json_error(req, status, code, message));
+  }
+
+  // The buffered body is parsed whole; the file's bytes then go through a files::writer, the
+  // same sink a streaming body parser would feed chunk by chunk.
+  void upload(const std::shared_ptr<http_connection>& conn, request&& req, std::string user_id) {
+    auto boundary = multipart::boundary_from_content_type(req[http::field::content_type]);
+    if (!boundary)
+      return fail(conn, req, http::status::bad_request, events::code::bad_request,
+                  "expected multipart/form-data with a boundary");
+    auto shared = std::make_shared<request>(std::move(req));
+    auto parts = multipart::parse(shared->body(), *boundary);
+    if (!parts) return fail(conn, *shared, http::status::bad_request, events::code::bad_request, parts.error().message());
+    const multipart::part* file = nullptr;
+    for (const auto& p : *parts)
+      if (p.name == "file") {
+        file = &p;
+        break;
+      }
+    if (!file) return fail(conn, *shared, http::status::bad_request, events::code::bad_request, "no `file` field");
+    if (file->data.size() > opts_.max_upload_bytes)
+      return fail(conn, *shared, http::status::payload_too_large, events::code::payload_too_large,
+                  "the file is larger than " + std::to_string(opts_.max_upload_bytes) + " bytes");
+    files::file_info info{file->filename.value_or("file"),
+                          file->content_type.empty() ? "application/octet-stream" : file->content_type, user_id};
+    files_.save(shared, file->data, std::move(info),
+                [self = shared_from_this(), conn, shared](sio::result<file_record> r) {
+      if (!r) {
+        spdlog::error("upload failed: {}", r.error().message());
+        return self->fail(conn, *shared, http::status::internal_server_error, events::code::internal,
+                          "the file could not be stored");
+      }
+      auto body = json::value_from(events::attachment{r->id, r->name, r->size, r->content_type, files::url_for(r->id)});
+      send(conn, self->opts_.cors, *shared, json_response(*shared, http::status::created, body));
+    });
+  }
+
+  void download(const std::shared_ptr<http_connection>& conn, request&& req, std::string id, std::string user_id) {
+    auto shared = std::make_shared<request>(std::move(req));
+    auto self = shared_from_this();
+    files_.db().get_file(id, [self, conn, shared, user_id](sio::result<file_record> f) {
+      if (!f) {
+        bool missing = f.error() == store_error::not_found;
+        return self->fail(conn, *shared, missing ? http::status::not_found : http::status::internal_server_error,
+                          missing ? events::code::not_found : events::code::internal,
+                          missing ? "file not found" : "internal error");
+      }
+      std::string file_id = f->id;  // not f->id: the lambda below moves *f
+      self->files_.db().file_conversations(
+          std::move(file_id), [self, conn, shared, user_id, rec = std::move(*f)](sio::result<std::vector<conversation>> convs) mutable {
+        if (!convs)
+          return self->fail(conn, *shared, http::status::internal_server_error, events::code::internal, "internal error");
+        if (!may_download(rec, *convs, user_id))
+          return self->fail(conn, *shared, http::status::forbidden, events::code::forbidden,
+                            "this file belongs to a private conversation");
+        self->files_.read(rec, [self, conn, shared, rec](sio::result<std::string> bytes) {
+          if (!bytes)
+            return self->fail(conn, *shared, http::status::not_found, events::code::not_found, "file content missing");
+          const bool head = shared->method() == http::verb::head;
+          auto res = sio::transport::make_response(*shared, http::status::ok, head ? std::string() : std::move(*bytes),
+                                                   rec.content_type);
+          if (head) res.content_length(static_cast<std::uint64_t>(rec.size));
+          res.set(http::field::content_disposition, content_disposition(rec.name));
+          res.set("X-Content-Type-Options", "nosniff");
+          res.set(http::field::cache_control, "private, max-age=0");
+          send(conn, self->opts_.cors, *shared, std::move(res));
+        });
+      });
+    });
+  }
+
+  // Once attached to a message of a private conversation, a file is for that conversation's
+  // members (and its uploader) only.
+  static bool may_download(const file_record& f, const std::vector<conversation>& convs, const std::string& user) {
+    if (f.uploader_id == user) return true;
+    bool any_private = false;
+    for (const auto& c : convs) {
+      if (!c.is_private) continue;
+      any_private = true;
+      if (std::find(c.member_ids.begin(), c.member_ids.end(), user) != c.member_ids.end()) return true;
+    }
+    return !any_private;
+  }
+
+  files::file_storage& files_;
+  std::shared_ptr<const auth::jwt_verifier> verifier_;
+  files_options opts_;
+};
+
+}  // namespace
+
+std::size_t upload_route_limit(std::size_t max_upload_bytes) { return max_upload_bytes + 64 * 1024; }
+
+response json_error(const request& req, http::status status, std::string_view code, std::string_view message) {
+  json::value body = {{"ok", false}, {"error", {{"code", code}, {"message", message}}}};
+  return json_response(req, status, body);
+}
+
+std::string content_disposition(std::string_view name) {
+  static constexpr char hex[] = "0123456789ABCDEF";
+  std::string ascii, encoded;
+  for (unsigned char c : name) {
+    ascii.push_back(c >= 0x20 && c < 0x7F && c != '"' && c != '\\' ? static_cast<char>(c) : '_');
+    if (std::isalnum(c) || std::string_view("!#$&+-.^_`|~").find(static_cast<char>(c)) != std::string_view::npos) {
+      encoded.push_back(static_cast<char>(c));
+    } else {
+      encoded.push_back('%');
+      encoded.push_back(hex[c >> 4]);
+      encoded.push_back(hex[c & 0xF]);
+    }
+  }
+  if (ascii.empty()) ascii = encoded = "file";
+  return "attachment; filename=\"" + ascii + "\"; filename*=UTF-8''" + encoded;
+}
+
+std::string_view bearer_token(std::string_view h) {
+  while (!h.empty() && h.front() == ' ') h.remove_prefix(1);
+  if (h.size() < 7) return {};
+  for (std::size_t i = 0; i < 6; ++i)
+    if (std::tolower(static_cast<unsigned char>(h[i])) != "bearer"[i]) return {};
+  if (h[6] != ' ') return {};
+  h.remove_prefix(7);
+  while (!h.empty() && h.front() == ' ') h.remove_prefix(1);
+  while (!h.empty() && h.back() == ' ') h.remove_suffix(1);
+  return h;
+}
+
+std::shared_ptr<route_handler> make_health_route(sio::server& io, sio::transport::cors_options cors) {
+  return std::make_shared<health_route>(io, std::move(cors));
+}
+std::shared_ptr<route_handler> make_files_route(files::file_storage& files,
+                                                std::shared_ptr<const auth::jwt_verifier> verifier, files_options opts) {
+  return std::make_shared<files_route>(files, std::move(verifier), std::move(opts));
+}
+std::shared_ptr<route_handler> make_not_found_route(sio::transport::cors_options cors) {
+  return std::make_shared<not_found_route>(std::move(cors));
+}
+
+}  // namespace parley::http_api

@@ -1,0 +1,59 @@
+#pragma once
+// The SQLite store beyond the store interface: durability and reader knobs, and counters for
+// tests, benchmarks and metrics. The service needs only make_sqlite_store(sqlite_options).
+//
+//   auto db = parley::make_sqlite_store({.path = "chat.db"}, {.durability = sqlite_durability::power_loss});
+//   if (auto s = parley::sqlite_stats(*db)) log(s->transactions, s->writes);
+//
+// Behaviour the store interface leaves open, as this store (and any other) implements it:
+// - create_conversation: the creator is added to member_ids, which come back sorted and unique;
+//   an empty id gets a fresh random one; ids starting with "dm:" are conflict (reserved for
+//   direct_conversation, see ids.hpp).
+// - insert_message into a conversation id that does not exist creates it as a public
+//   conversation with no creator and no members (as a Socket.IO room exists once used), in the
+//   same atomic unit as the message; an unknown "dm:" id is not_found instead.
+// - direct_conversation: created_by is the first caller's user_a.
+// - save_file: an existing id is conflict; an empty id gets a fresh random one.
+// - file_conversations: not_found for an unknown file, empty for a file attached nowhere.
+// - Ids: see ids.hpp. A callback that throws is ignored. close() may be called from a callback
+//   (it then does not wait); destroying the store from its own callback is not allowed.
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <optional>
+
+#include "parley/store/store.hpp"
+
+namespace parley {
+
+// What an acknowledged write survives. Both run SQLite in WAL mode.
+enum class sqlite_durability {
+  // synchronous=NORMAL: a commit is written to the WAL (the OS page cache) but not fsync'ed; the
+  // WAL is synced at checkpoints. Survives a crash or SIGKILL of the process (the kernel still
+  // holds the pages); a power loss or kernel panic may lose the last commits (the database
+  // stays consistent).
+  process_crash,
+  // synchronous=FULL: every commit fsyncs the WAL. Survives a power loss too. With group commit
+  // it is one fsync per batch, not per message.
+  power_loss,
+};
+
+struct sqlite_tuning {
+  sqlite_durability durability = sqlite_durability::power_loss;
+  std::size_t read_connections = 2;  // reader threads, one connection each (at least 1)
+};
+
+struct sqlite_store_stats {
+  std::uint64_t transactions = 0;   // write transactions committed (one per group commit)
+  std::uint64_t writes = 0;         // write calls run by the writer (committed or not)
+  std::uint64_t largest_batch = 0;  // the most writes one transaction carried
+  int migrations_applied = 0;       // schema steps run when this store opened (0: was current)
+  int schema_version = 0;
+};
+
+std::unique_ptr<store> make_sqlite_store(const sqlite_options& opts, const sqlite_tuning& tuning);
+
+// The counters of a store made by make_sqlite_store; nullopt for any other store.
+std::optional<sqlite_store_stats> sqlite_stats(const store& s);
+
+}  // namespace parley
