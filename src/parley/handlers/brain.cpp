@@ -184,6 +184,15 @@ bool brain::may_access(const std::optional<conversation>& c, const std::string& 
          std::find(c->member_ids.begin(), c->member_ids.end(), user_id) != c->member_ids.end();
 }
 
+void brain::with_access(const std::string& id, std::string user_id, sio::ack_fn ack, std::function<void()> then) {
+  lookup(id, [user_id = std::move(user_id), ack = std::move(ack), then = std::move(then)](lookup_result r) {
+    if (!r) return ack(ev::error_ack(to_error(r.error(), "conversation")));
+    if (!may_access(*r, user_id))
+      return ack(ev::error_ack(ev::code::forbidden, "not a member of this private conversation"));
+    then();
+  });
+}
+
 std::optional<ev::error_body> brain::check_conversation_id(const std::string& id) const {
   // The per-user rooms and the per-socket rooms are not conversations: joining one would
   // receive another user's private messages.

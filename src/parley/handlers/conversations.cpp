@@ -11,10 +11,7 @@ void brain::conversation_join(const std::shared_ptr<session>& ss, sio::event& e)
   auto req = ev::parse_conversation_ref(e.args());
   if (!req) return e.ack(ev::error_ack(req.error()));
   if (auto err = check_conversation_id(req->conversationId)) return e.ack(ev::error_ack(*err));
-  lookup(req->conversationId, [ss, id = req->conversationId, ack = e.ack_callback()](lookup_result r) {
-    if (!r) return ack(ev::error_ack(to_error(r.error(), "conversation")));
-    if (!may_access(*r, ss->user_id))
-      return ack(ev::error_ack(ev::code::forbidden, "not a member of this private conversation"));
+  with_access(req->conversationId, ss->user_id, e.ack_callback(), [ss, id = req->conversationId, ack = e.ack_callback()] {
     ss->socket->join(id);  // thread-safe; ignored if the socket disconnected meanwhile
     ack(ev::conversation_id_ack{true, id});
   });

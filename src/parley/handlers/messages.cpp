@@ -63,10 +63,7 @@ void brain::message_send(const std::shared_ptr<session>& ss, sio::event& e) {
   if (!req) return e.ack(ev::error_ack(req.error()));
   if (auto err = check_conversation_id(req->conversationId)) return e.ack(ev::error_ack(*err));
   const std::string id = req->conversationId;  // not req->...: the lambda below moves req
-  lookup(id, [this, ss, req = std::move(*req), ack = e.ack_callback()](lookup_result r) mutable {
-    if (!r) return ack(ev::error_ack(to_error(r.error(), "conversation")));
-    if (!may_access(*r, ss->user_id))
-      return ack(ev::error_ack(ev::code::forbidden, "not a member of this private conversation"));
+  with_access(id, ss->user_id, e.ack_callback(), [this, ss, req = std::move(*req), ack = e.ack_callback()]() mutable {
     auto attachments = std::move(req.attachments);
     resolve_attachments(std::move(attachments), ss->user_id,
                         [this, ss, req = std::move(req), ack](sio::result<std::vector<std::string>> ids) mutable {
@@ -111,10 +108,7 @@ void brain::message_history(const std::shared_ptr<session>& ss, sio::event& e) {
   if (!req) return e.ack(ev::error_ack(req.error()));
   if (auto err = check_conversation_id(req->conversationId)) return e.ack(ev::error_ack(*err));
   const std::string id = req->conversationId;  // not req->...: the lambda below moves req
-  lookup(id, [this, ss, req = std::move(*req), ack = e.ack_callback()](lookup_result r) mutable {
-    if (!r) return ack(ev::error_ack(to_error(r.error(), "conversation")));
-    if (!may_access(*r, ss->user_id))
-      return ack(ev::error_ack(ev::code::forbidden, "not a member of this private conversation"));
+  with_access(id, ss->user_id, e.ack_callback(), [this, ss, req = std::move(*req), ack = e.ack_callback()]() mutable {
     db_.history(req.conversationId, req.before, req.limit,
                 [ack](sio::result<std::vector<stored_message>> msgs) {
       if (!msgs) return ack(ev::error_ack(to_error(msgs.error(), "message `before`")));

@@ -22,10 +22,7 @@ void brain::typing_start(const std::shared_ptr<session>& ss, sio::event& e) {
   const auto rooms = ss->socket->rooms();
   if (std::find(rooms.begin(), rooms.end(), req->conversationId) != rooms.end())
     return relay(req->conversationId, e.ack_callback());
-  lookup(req->conversationId, [ss, relay, id = req->conversationId, ack = e.ack_callback()](lookup_result r) {
-    if (!r) return ack(ev::error_ack(to_error(r.error(), "conversation")));
-    if (!may_access(*r, ss->user_id))
-      return ack(ev::error_ack(ev::code::forbidden, "not a member of this private conversation"));
+  with_access(req->conversationId, ss->user_id, e.ack_callback(), [ss, relay, id = req->conversationId, ack = e.ack_callback()] {
     relay(id, ack);
   });
 }
@@ -50,10 +47,7 @@ void brain::message_read(const std::shared_ptr<session>& ss, sio::event& e) {
     if (req.conversationId && *req.conversationId != m->conversation_id)
       return ack(ev::error_ack(ev::code::not_found, "message not found in this conversation"));
     const std::string conv = m->conversation_id;
-    lookup(conv, [this, ss, msg = std::move(*m), ack](lookup_result r) {
-      if (!r) return ack(ev::error_ack(to_error(r.error(), "conversation")));
-      if (!may_access(*r, ss->user_id))
-        return ack(ev::error_ack(ev::code::forbidden, "not a member of this private conversation"));
+    with_access(conv, ss->user_id, ack, [this, ss, msg = std::move(*m), ack] {
       db_.mark_read(msg.id, ss->user_id, now_ms(), [this, ss, ack](sio::result<read_result> rr) {
         if (!rr) return ack(ev::error_ack(to_error(rr.error(), "message")));
         ev::read_receipt_payload p{rr->message.id, rr->message.conversation_id, ss->user_id, ev::format_time(rr->read_at)};
