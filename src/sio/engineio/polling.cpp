@@ -56,7 +56,7 @@ bool accepts(std::string_view header, std::string_view coding) {
 }  // namespace
 
 std::optional<std::string> compress_for(const transport::request& req, std::string_view body, std::string& encoding_out) {
-  auto header = req[beast::http::field::accept_encoding];
+  auto header = req[transport::http::field::accept_encoding];
   if (header.empty()) return std::nullopt;
   if (accepts(header, "gzip")) {
     encoding_out = "gzip";

@@ -42,6 +42,7 @@ void server_core::clear() {
     std::lock_guard lock(mutex_);
     gone.swap(sessions_);
     count_.store(0, std::memory_order_relaxed);
+    for (auto& l : loops_) l->clear();
   }
 }
 

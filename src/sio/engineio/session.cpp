@@ -1,9 +1,7 @@
 #include <sys/random.h>
 
 #include <boost/asio/post.hpp>
-#include <boost/beast/core/buffers_to_string.hpp>
 #include <boost/beast/http/field.hpp>
-#include <boost/beast/websocket/stream.hpp>
 #include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>
 
@@ -46,7 +44,13 @@ struct timer_impl final : timer {
 
 session_impl::session_impl(std::shared_ptr<server_core> core, asio::io_context& ctx, std::string id,
                            handshake_request req)
-    : core_(std::move(core)), ctx_(ctx), id_(std::move(id)), request_(std::move(req)), ping_timer_(ctx), aux_timer_(ctx) {}
+    : core_(std::move(core)),
+      ctx_(ctx),
+      id_(std::move(id)),
+      request_(std::move(req)),
+      loop_(core_->loop_for(ctx)),
+      ping_timer_(ctx),
+      aux_timer_(ctx) {}
 
 session_impl::~session_impl() = default;
 
@@ -70,23 +74,101 @@ std::shared_ptr<timer> session_impl::start_timer(std::chrono::milliseconds delay
 
 send_result session_impl::send(message msg, send_options opts) {
   if (closed_.load(std::memory_order_acquire)) return send_result::closed;
+  out_packet p{.type = packet_type::message, .binary = msg.binary, .data = std::move(msg.data)};
   if (!on_session_thread()) {
-    asio::post(ctx_, [self = self(), msg = std::move(msg), opts]() mutable { self->send(std::move(msg), opts); });
+    loop_.post_send(self(), std::move(p), opts.volatile_);
     return send_result::queued;
   }
   if (state_ != state::open) return state_ == state::opening ? send_result::dropped : send_result::closed;
   if (opts.volatile_ && !writable()) return send_result::dropped;
-  std::size_t size = msg.data ? msg.data->size() : 0;
+  std::size_t size = p.data ? p.data->size() : 0;
   if (queued_bytes_ + size > core_->opts.max_send_queue_bytes) {
     // The client does not keep up: close it rather than buffer without bound.
     finish_close(close_reason::transport_error, false);
     return send_result::closed;
   }
-  enqueue({packet_type::message, std::move(msg.data), msg.binary});
-  flush();
+  enqueue(std::move(p));
+  if (!flush_scheduled_) {
+    flush_scheduled_ = true;
+    loop_.schedule_flush(self());
+  }
   return send_result::queued;
 }
 
+void session_impl::send_here(out_packet p, bool volatile_) {
+  if (state_ != state::open) return;
+  if (volatile_ && !writable()) return;
+  std::size_t size = p.data ? p.data->size() : 0;
+  if (queued_bytes_ + size > core_->opts.max_send_queue_bytes) return finish_close(close_reason::transport_error, false);
+  enqueue(std::move(p));
+  if (!flush_scheduled_) {
+    flush_scheduled_ = true;
+    loop_.schedule_flush(self());
+  }
+}
+
+void session_impl::flush_now() {
+  flush_scheduled_ = false;
+  if (state_ == state::open || state_ == state::closing) flush();
+}
+
+// ---- the loop's shared state ----
+
+loop_state& server_core::loop_for(asio::io_context& ctx) {
+  std::lock_guard lock(mutex_);
+  for (auto& l : loops_)
+    if (&l->ctx == &ctx) return *l;
+  return *loops_.emplace_back(std::make_unique<loop_state>(*this, ctx));
+}
+
+void loop_state::post_send(std::shared_ptr<session_impl> s, out_packet p, bool volatile_) {
+  bool first;
+  {
+    std::lock_guard lock(inbox_mutex_);
+    first = inbox_.empty();
+    inbox_.push_back({std::move(s), std::move(p), volatile_});
+  }
+  // One wake-up per batch: later sends find the inbox non-empty and the drain already posted.
+  if (first) asio::post(ctx, [this, hold = core.shared_from_this()] { drain_inbox(); });
+}
+
+void loop_state::drain_inbox() {
+  std::vector<inbox_item> batch;
+  {
+    std::lock_guard lock(inbox_mutex_);
+    batch.swap(inbox_);
+  }
+  for (auto& item : batch) item.session->send_here(std::move(item.packet), item.volatile_);
+  batch.clear();
+  std::lock_guard lock(inbox_mutex_);
+  if (inbox_.empty()) inbox_.swap(batch);  // keep the capacity for the next batch
+}
+
+void loop_state::schedule_flush(std::shared_ptr<session_impl> s) {
+  dirty_.push_back(std::move(s));
+  if (flush_posted_) return;
+  flush_posted_ = true;
+  // Posted: it runs after the handlers that are ready now, which may add more output.
+  asio::post(ctx, [this, hold = core.shared_from_this()] { flush_all(); });
+}
+
+void loop_state::clear() {
+  std::vector<inbox_item> inbox;
+  {
+    std::lock_guard lock(inbox_mutex_);
+    inbox.swap(inbox_);
+  }
+  dirty_.clear();
+}
+
+void loop_state::flush_all() {
+  flush_posted_ = false;
+  auto batch = std::move(dirty_);
+  dirty_.clear();
+  for (auto& s : batch) s->flush_now();
+  batch.clear();
+  if (dirty_.empty()) dirty_.swap(batch);
+}
 void session_impl::enqueue(out_packet p) {
   queued_bytes_ += p.data ? p.data->size() : 0;
   queue_.push_back(std::move(p));
@@ -143,8 +225,7 @@ void session_impl::open_with_polling(const std::shared_ptr<transport::http_conne
 }
 
 void session_impl::open_with_websocket(tcp::socket socket, transport::request req) {
-  auto c = std::make_unique<ws_connection>(std::move(socket));
-  accept_websocket(std::move(c), std::move(req), false);
+  accept_websocket(std::make_shared<ws_connection>(std::move(socket), core_->opts.max_http_buffer_size), req, false);
 }
 
 void session_impl::on_opened() {
@@ -160,7 +241,7 @@ void session_impl::schedule_ping() {
   ping_timer_.expires_after(core_->opts.ping_interval);
   ping_timer_.async_wait([self = self()](boost::system::error_code ec) {
     if (ec || self->state_ != state::open) return;
-    self->enqueue({packet_type::ping, nullptr});
+    self->enqueue({.type = packet_type::ping});
     self->flush();
     self->awaiting_pong_ = true;
     // Measured from when the ping was due, not from now, so that timeouts stay exact.

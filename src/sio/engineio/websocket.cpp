@@ -1,134 +1,279 @@
-// The WebSocket transport of a session: accepting (directly, or as an upgrade probe from
-// polling), reading frames, writing the queue in order, closing.
+// The WebSocket transport of a session: the opening handshake (directly, or as an upgrade probe
+// from polling), reading frames, writing the queue, closing. The protocol itself is
+// transport/websocket_codec (pure); this file drives it over a non-blocking socket:
+//   - reading waits for readability and reads into the loop's buffer, so an idle connection
+//     holds no read buffer;
+//   - writing gathers every queued packet (frame header, type digit, shared payload) into one
+//     system call, and waits for writability only when the kernel's buffer is full.
+#include <array>
+
 #include <boost/asio/buffer.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/beast/http/field.hpp>
-#include <boost/beast/websocket/stream.hpp>
 
 #include "sio/engineio/detail/errors.hpp"
 #include "sio/engineio/detail/session_impl.hpp"
 
 namespace sio::eio::detail {
 
+namespace http = transport::http;
+using error_code = boost::system::error_code;
+
 namespace {
+
 constexpr char type_digits[] = "0123456";
 
-void configure(ws_connection& c, const server_options& opts, const std::string& cookie) {
-  c.ws.read_message_max(opts.max_http_buffer_size);
-  c.ws.auto_fragment(false);
-  websocket::permessage_deflate pmd;
-  pmd.server_enable = opts.per_message_deflate;
-  c.ws.set_option(pmd);
-  websocket::stream_base::timeout t{};
-  t.handshake_timeout = std::chrono::seconds(10);
-  t.idle_timeout = websocket::stream_base::none();  // Engine.IO's own heartbeat detects dead peers
-  t.keep_alive_pings = false;
-  c.ws.set_option(t);
-  if (!cookie.empty())
-    c.ws.set_option(websocket::stream_base::decorator(
-        [cookie](websocket::response_type& res) { res.set(beast::http::field::set_cookie, cookie); }));
+// What the loop's sessions read into, one at a time: nothing is kept between reads.
+std::span<char> loop_read_buffer() {
+  thread_local std::array<char, 64 * 1024> buffer;
+  return buffer;
 }
+
+// One compressor per thread and window size: each message is compressed alone
+// (server_no_context_takeover), so connections can take turns.
+ws::deflater& loop_deflater(const ws::deflate_params& params) {
+  thread_local std::array<std::unique_ptr<ws::deflater>, 16> by_window_bits;
+  auto& d = by_window_bits[static_cast<std::size_t>(params.server_max_window_bits) & 15];
+  if (!d) d = std::make_unique<ws::deflater>(params);
+  return *d;
+}
+
+// Messages smaller than this are not worth compressing (the reference's threshold).
+constexpr std::size_t compression_threshold = 1024;
+
+// Writes `bytes` now if the socket takes them, else in the background (marking the connection
+// as writing); then calls done(error). A close requested meanwhile goes out instead of done.
+void send_close(std::shared_ptr<ws_connection> c, std::uint16_t code);
+
+template <class Done>
+void write_all(const std::shared_ptr<ws_connection>& c, std::string bytes, Done done) {
+  error_code ec;
+  std::size_t n = c->socket.write_some(asio::buffer(bytes), ec);
+  if (ec == asio::error::would_block || ec == asio::error::try_again) n = 0, ec = {};
+  if (ec || n == bytes.size()) return done(ec);
+  c->writing = true;
+  auto held = std::make_shared<std::string>(std::move(bytes));
+  asio::async_write(c->socket, asio::buffer(held->data() + n, held->size() - n),
+                    [c, held, done = std::move(done)](error_code ec, std::size_t) mutable {
+                      c->writing = false;
+                      if (!ec && c->close_after_write) return send_close(c, std::exchange(c->close_after_write, 0));
+                      done(ec);
+                    });
+}
+
+// Closes the TCP connection once the peer has had time to read what was sent last (the close
+// frame): closing with unread input would send a reset, and the peer would lose that frame.
+void linger_close(std::shared_ptr<ws_connection> c) {
+  error_code ec;
+  c->socket.shutdown(tcp::socket::shutdown_send, ec);
+  auto timer = std::make_shared<asio::steady_timer>(c->socket.get_executor(), std::chrono::seconds(2));
+  timer->async_wait([c](error_code) {
+    error_code ec;
+    c->socket.close(ec);
+  });
+  // Discards what arrives (the peer's close frame, the rest of a refused message) until the
+  // peer closes. Always from a fresh handler: the loop's read buffer may be in use right now.
+  struct drain {
+    std::shared_ptr<ws_connection> c;
+    std::shared_ptr<asio::steady_timer> timer;
+    void operator()(error_code ec) {
+      auto buffer = loop_read_buffer();
+      while (!ec) {
+        std::size_t n = c->socket.read_some(asio::buffer(buffer.data(), buffer.size()), ec);
+        if (ec == asio::error::would_block || ec == asio::error::try_again) {
+          c->socket.async_wait(tcp::socket::wait_read, std::move(*this));
+          return;
+        }
+        if (n == 0) break;
+      }
+      timer->cancel();
+    }
+  };
+  c->socket.async_wait(tcp::socket::wait_read, drain{c, std::move(timer)});
+}
+
+// Sends a close frame, then lingers until the peer closes (or 2 s).
+void send_close(std::shared_ptr<ws_connection> c, std::uint16_t code) {
+  c->closing = true;
+  write_all(c, ws::close_frame(code), [c](error_code ec) {
+    if (!ec) return linger_close(c);
+    c->socket.close(ec);
+  });
+}
+
+ws::upgrade_request upgrade_fields(const transport::request& req) {
+  return {.method = req.method_string(),
+          .upgrade = req[http::field::upgrade],
+          .connection = req[http::field::connection],
+          .version = req[http::field::sec_websocket_version],
+          .key = req[http::field::sec_websocket_key],
+          .extensions = req[http::field::sec_websocket_extensions]};
+}
+
+// Answers the opening handshake with 101, then calls then(error); false (after answering 400
+// and closing) when the request is not a valid one.
+template <class Then>
+bool switch_protocols(const std::shared_ptr<ws_connection>& c, const transport::request& req, const server_options& opts,
+                      std::string_view extra_headers, Then then) {
+  auto answer = ws::answer_handshake(upgrade_fields(req), opts.per_message_deflate, extra_headers);
+  if (!answer.accepted) {
+    std::string body = error_body(http_error::bad_request);
+    std::string res = "HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: " +
+                      std::to_string(body.size()) + "\r\n\r\n" + body;
+    c->closing = true;
+    write_all(c, std::move(res), [c](error_code ec) {
+      if (!ec) linger_close(c);
+    });
+    return false;
+  }
+  if (answer.deflate) {
+    c->deflate = answer.deflate;
+    c->reader.enable_deflate(*answer.deflate);
+  }
+  error_code ec;
+  c->socket.non_blocking(true, ec);
+  write_all(c, std::move(answer.response), std::move(then));
+  return true;
+}
+
+std::string cookie_line(const cookie_options& ck, const std::string& sid) {
+  std::string v = "Set-Cookie: " + ck.name + "=" + sid + "; Path=" + ck.path;
+  if (ck.http_only) v += "; HttpOnly";
+  if (!ck.same_site.empty()) v += "; SameSite=" + ck.same_site;
+  return v + "\r\n";
+}
+
 }  // namespace
 
 void session_impl::on_upgrade_request(tcp::socket socket, transport::request req) {
-  auto c = std::make_unique<ws_connection>(std::move(socket));
+  auto c = std::make_shared<ws_connection>(std::move(socket), core_->opts.max_http_buffer_size);
   bool refuse = state_ != state::open || ws_ != nullptr || !core_->opts.allow_upgrades;
   if (refuse) {
     // Already upgraded or upgrading: accept, then close that second WebSocket at once
     // (a plain HTTP error would surface as an uncaught error in some clients).
-    configure(*c, core_->opts, {});
-    auto held = std::shared_ptr<ws_connection>(std::move(c));
-    held->ws.async_accept(req, [held](beast::error_code ec) {
-      if (!ec) held->ws.async_close(websocket::close_code::normal, [held](beast::error_code) {});
+    switch_protocols(c, req, core_->opts, {}, [c](error_code ec) {
+      if (!ec) send_close(c, ws::close_code::normal);
     });
     return;
   }
-  accept_websocket(std::move(c), std::move(req), true);
+  accept_websocket(std::move(c), req, true);
 }
 
-void session_impl::accept_websocket(std::shared_ptr<ws_connection> c, transport::request req, bool probe) {
+void session_impl::accept_websocket(std::shared_ptr<ws_connection> c, const transport::request& req, bool probe) {
   std::string cookie;
-  if (!probe && core_->opts.cookie) {
-    const auto& ck = *core_->opts.cookie;
-    cookie = ck.name + "=" + id_ + "; Path=" + ck.path + (ck.http_only ? "; HttpOnly" : "") +
-             (ck.same_site.empty() ? "" : "; SameSite=" + ck.same_site);
-  }
-  configure(*c, core_->opts, cookie);
+  if (!probe && core_->opts.cookie) cookie = cookie_line(*core_->opts.cookie, id_);
   c->is_probe = probe;
   c->generation = ++ws_generation_;
   auto gen = c->generation;
-  ws_ = std::move(c);
-  ws_->ws.async_accept(req, [self = self(), conn = ws_, gen, probe](beast::error_code ec) {
+  ws_ = c;
+  auto on_switched = [self = self(), gen, probe](error_code ec) {
     if (!self->ws_ || self->ws_->generation != gen) return;
     if (ec) return self->on_ws_error(gen, ec);
     if (probe) {
       self->aux_timer_.expires_after(self->core_->opts.upgrade_timeout);
-      self->aux_timer_.async_wait([self, gen](beast::error_code ec) {
+      self->aux_timer_.async_wait([self, gen](error_code ec) {
         if (!ec && self->ws_ && self->ws_->generation == gen && self->ws_->is_probe) self->close_ws(std::move(self->ws_));
       });
     } else {
-      self->enqueue({packet_type::open, std::make_shared<const std::string>(handshake_data(*self->core_, self->id_, true))});
+      self->enqueue({.type = packet_type::open,
+                     .data = std::make_shared<const std::string>(handshake_data(*self->core_, self->id_, true))});
       self->on_opened();
       self->flush();
     }
     if (self->ws_ && self->ws_->generation == gen) self->do_ws_read(self->ws_);
-  });
+  };
+  if (!switch_protocols(c, req, core_->opts, cookie, std::move(on_switched))) {
+    ws_.reset();
+    if (!probe) finish_close(close_reason::transport_error, false);
+  }
 }
+
+// ---- reading ----
 
 void session_impl::do_ws_read(const std::shared_ptr<ws_connection>& c) {
-  // The handler holds the connection: its buffer must outlive the read even if the session
-  // drops the connection meanwhile.
-  c->ws.async_read(c->read_buffer, [self = self(), c, gen = c->generation](beast::error_code ec, std::size_t) {
-    if (!self->ws_ || self->ws_->generation != gen) return;
-    if (ec) return self->on_ws_error(gen, ec);
-    self->on_ws_frame(*self->ws_, self->ws_->ws.got_text());
+  c->socket.async_wait(tcp::socket::wait_read, [self = self(), c](error_code ec) {
+    if (!self->ws_current(*c)) return;
+    if (ec) return self->on_ws_error(c->generation, ec);
+    self->on_ws_readable(c);
   });
 }
 
-void session_impl::on_ws_frame(ws_connection& c, bool text) {
-  auto gen = c.generation;
-  auto& buf = c.read_buffer;
-  // The frame is read in place: the buffer is contiguous and outlives the handler call
-  // (a closing connection is kept alive by its close operation).
-  std::string_view frame(static_cast<const char*>(buf.data().data()), buf.size());
-  if (c.is_probe) {
-    if (!text) {
-      buf.consume(buf.size());
-      return close_ws(std::move(ws_));
-    }
-    on_probe_frame(frame);
-  } else if (!text) {
-    std::string data(frame);
-    buf.consume(buf.size());
-    on_packet(packet_type::message, {}, true, std::move(data));
-  } else if (!frame.empty() && frame.front() == '4') {
-    core_->upper.on_message(*this, frame.substr(1));  // the common case, without a copy
-  } else {
-    auto p = decode_packet(frame);
-    if (!p) {
-      buf.consume(buf.size());
-      return finish_close(close_reason::parse_error, false);
-    }
-    on_packet(p->type, p->data, false, {});
+void session_impl::on_ws_readable(const std::shared_ptr<ws_connection>& c) {
+  auto buffer = loop_read_buffer();
+  // A few reads per wake-up, then back to the loop so that one busy client cannot starve others.
+  for (int round = 0; round < 4; ++round) {
+    error_code ec;
+    std::size_t n = c->socket.read_some(asio::buffer(buffer.data(), buffer.size()), ec);
+    if (ec == asio::error::would_block || ec == asio::error::try_again) break;
+    if (ec) return on_ws_error(c->generation, ec);
+    c->reader.feed(buffer.first(n));
+    while (auto ev = c->reader.next())
+      if (!on_ws_event(*c, *ev) || !ws_current(*c)) return;
+    // A protocol error, invalid UTF-8 or a message over maxHttpBufferSize: the close frame says which.
+    if (auto code = c->reader.error()) return end_ws(code, close_reason::transport_error);
+    if (n < buffer.size()) break;
   }
-  if (ws_ && ws_->generation == gen && state_ != state::closed) {
-    ws_->read_buffer.consume(ws_->read_buffer.size());
-    // Don't keep a large buffer around for an idle connection.
-    if (ws_->read_buffer.capacity() > 64 * 1024) ws_->read_buffer.shrink_to_fit();
-    do_ws_read(ws_);
+  if (ws_current(*c) && state_ != state::closed) do_ws_read(c);
+}
+
+bool session_impl::on_ws_event(ws_connection& c, const ws::frame_event& ev) {
+  using kind = ws::frame_event::kind;
+  switch (ev.type) {
+    case kind::ping:
+      if (c.closing) return true;
+      if (c.is_probe) {
+        if (!c.writing) write_all(ws_, ws::pong_frame(ev.payload), [](error_code) {});
+        return true;
+      }
+      // Control frames may go between messages: queued like one, written in order.
+      enqueue({.what = out_packet::form::frame, .data = std::make_shared<const std::string>(ws::pong_frame(ev.payload))});
+      flush();
+      return true;
+    case kind::pong:
+      return true;
+    case kind::close:
+      // The peer closes: answer with its code (or 1000), then it is a transport close.
+      end_ws(ev.close_code == ws::close_code::no_status ? ws::close_code::normal : ev.close_code, close_reason::transport_close);
+      return false;
+    case kind::binary:
+      if (c.is_probe) {
+        close_ws(std::move(ws_));
+        return false;
+      }
+      on_packet(packet_type::message, {}, true, std::string(ev.payload));
+      break;
+    case kind::text:
+      if (c.is_probe) {
+        on_probe_frame(ev.payload);
+        break;
+      }
+      if (!ev.payload.empty() && ev.payload.front() == '4') {
+        core_->upper.on_message(*this, ev.payload.substr(1));  // the common case, without a copy
+      } else {
+        auto p = decode_packet(ev.payload);
+        if (!p) {
+          finish_close(close_reason::parse_error, false);
+          return false;
+        }
+        on_packet(p->type, p->data, false, {});
+      }
+      break;
   }
+  return state_ != state::closed;
 }
 
 void session_impl::on_probe_frame(std::string_view text) {
   if (text == "2probe") {
     ws_->probed = true;
-    auto held = std::make_shared<const std::string>("3probe");
-    ws_->writing = true;
-    ws_->ws.text(true);
-    ws_->ws.async_write(asio::buffer(*held), [self = self(), conn = ws_, gen = ws_->generation, held](beast::error_code ec, std::size_t) {
-      if (!self->ws_ || self->ws_->generation != gen) return;
-      self->ws_->writing = false;
-      if (ec) return self->on_ws_error(gen, ec);
-      if (!self->ws_->is_probe) self->flush();  // the upgrade completed while "3probe" was in flight
+    auto c = ws_;
+    std::array<unsigned char, ws::max_header_size> head{};
+    auto len = ws::encode_header(ws::opcode::text, 6, false, head.data());
+    std::string frame(reinterpret_cast<const char*>(head.data()), len);
+    frame += "3probe";
+    write_all(c, std::move(frame), [self = self(), c](error_code ec) {
+      if (!self->ws_current(*c)) return;
+      if (ec) return self->on_ws_error(c->generation, ec);
+      if (!c->is_probe) self->flush();  // the upgrade completed while "3probe" was in flight
     });
     // Answer the pending GET now, so that the client can pause polling and finish the upgrade.
     if (pending_get_) answer_pending_get(packet_type::noop);
@@ -145,7 +290,7 @@ void session_impl::finish_upgrade() {
   ws_->probed = false;
   if (pending_get_) {
     // A GET sent after the probe, overtaken by the upgrade packet: polling is over for this session.
-    auto res = transport::make_response(*pending_get_request_, beast::http::status::bad_request,
+    auto res = transport::make_response(*pending_get_request_, http::status::bad_request,
                                         error_body(http_error::bad_request), "application/json");
     transport::apply_cors(core_->opts.cors, *pending_get_request_, res);
     auto conn = std::move(pending_get_);
@@ -160,94 +305,134 @@ void session_impl::finish_upgrade() {
   flush();
 }
 
+// ---- writing ----
+
 void session_impl::do_ws_write() {
   auto& c = *ws_;
   if (c.writing || c.closing) return;
-  if (queue_.empty()) {
-    if (state_ == state::closing) finish_close(closing_reason_, false);
-    return;
-  }
-  out_packet p = std::move(queue_.front());
-  queue_.pop_front();
-  queued_bytes_ -= p.data ? p.data->size() : 0;
-  c.writing = true;
-  c.ws.text(!p.binary);
-  auto on_written = [self = self(), conn = ws_, gen = c.generation, data = p.data](beast::error_code ec, std::size_t) {
-    if (!self->ws_ || self->ws_->generation != gen) return;
-    self->ws_->writing = false;
-    if (ec) return self->on_ws_error(gen, ec);
-    self->do_ws_write();
+  // Frame headers and type digits of one round; payloads are referenced, never copied.
+  constexpr std::size_t max_packets = 64;
+  struct piece_heads {
+    std::array<unsigned char, ws::max_header_size + 1> bytes;  // header, then the type digit
+    std::size_t size;
   };
-  std::string_view data = p.data ? std::string_view(*p.data) : std::string_view{};
-  if (p.binary) {
-    c.ws.async_write(asio::buffer(data.data(), data.size()), std::move(on_written));
-  } else {
-    std::array<asio::const_buffer, 2> buffers{asio::buffer(&type_digits[static_cast<int>(p.type)], 1),
-                                              asio::buffer(data.data(), data.size())};
-    c.ws.async_write(buffers, std::move(on_written));
-  }
-}
+  std::array<piece_heads, max_packets> heads;
+  std::array<asio::const_buffer, max_packets * 2> buffers;
 
-namespace {
-// Closes the TCP connection once the peer has had time to read what was sent last (the close
-// frame): closing with unread input would send a reset, and the peer would lose that frame.
-void linger_close(std::shared_ptr<ws_connection> c) {
-  auto& sock = c->ws.next_layer();
-  beast::error_code ec;
-  sock.shutdown(tcp::socket::shutdown_send, ec);
-  auto timer = std::make_shared<asio::steady_timer>(sock.get_executor(), std::chrono::seconds(2));
-  timer->async_wait([c](beast::error_code) {
-    beast::error_code ec;
-    c->ws.next_layer().close(ec);
-  });
-  struct drain {
-    std::shared_ptr<ws_connection> c;
-    std::shared_ptr<asio::steady_timer> timer;
-    std::shared_ptr<std::array<char, 4096>> scratch = std::make_shared<std::array<char, 4096>>();
-    void operator()(beast::error_code ec = {}, std::size_t = 0) {
-      if (ec) {
-        timer->cancel();
-        return;
+  while (!queue_.empty()) {
+    std::size_t count = std::min(queue_.size(), max_packets);
+    std::size_t nbuf = 0;
+    std::size_t total = 0;
+    for (std::size_t i = 0; i < count; ++i) {
+      out_packet& p = queue_[i];
+      if (c.deflate && p.what == out_packet::form::packet && !(i == 0 && c.front_offset > 0)) {
+        std::size_t size = (p.data ? p.data->size() : 0) + (p.binary ? 0 : 1);
+        if (size >= compression_threshold) {
+          std::array<std::string_view, 2> pieces{std::string_view(&type_digits[static_cast<int>(p.type)], p.binary ? 0 : 1),
+                                                 p.data ? std::string_view(*p.data) : std::string_view{}};
+          p.data = std::make_shared<const std::string>(loop_deflater(*c.deflate).compress(pieces));
+          p.what = out_packet::form::compressed;
+        }
       }
-      c->ws.next_layer().async_read_some(asio::buffer(*scratch), std::move(*this));
+      bool compressed = p.what == out_packet::form::compressed;
+      std::string_view data = p.data ? std::string_view(*p.data) : std::string_view{};
+      bool digit = !p.binary && p.what == out_packet::form::packet;
+      auto& h = heads[i];
+      h.size = 0;
+      if (p.what != out_packet::form::frame)
+        h.size = ws::encode_header(p.binary ? ws::opcode::binary : ws::opcode::text, data.size() + (digit ? 1 : 0),
+                                   compressed, h.bytes.data());
+      if (digit) h.bytes[h.size++] = static_cast<unsigned char>(type_digits[static_cast<int>(p.type)]);
+      asio::const_buffer head(h.bytes.data(), h.size);
+      asio::const_buffer body(data.data(), data.size());
+      if (i == 0 && c.front_offset > 0) {  // the rest of a packet the socket took in part
+        std::size_t skip = c.front_offset;
+        if (skip >= head.size()) {
+          body += skip - head.size();
+          head = {};
+        } else {
+          head += skip;
+        }
+      }
+      if (head.size()) buffers[nbuf++] = head;
+      if (body.size()) buffers[nbuf++] = body;
+      total += head.size() + body.size();
     }
-  };
-  drain{std::move(c), std::move(timer)}();
+    error_code ec;
+    std::size_t written = c.socket.write_some(std::span(buffers.data(), nbuf), ec);
+    if (ec == asio::error::would_block || ec == asio::error::try_again) return wait_ws_writable();
+    if (ec) return on_ws_error(c.generation, ec);
+    // Drop what went out; remember how far into the first remaining packet the socket got.
+    std::size_t left = written + c.front_offset;
+    c.front_offset = 0;
+    while (!queue_.empty()) {
+      out_packet& p = queue_.front();
+      std::size_t size = p.data ? p.data->size() : 0;
+      bool digit = !p.binary && p.what == out_packet::form::packet;
+      std::size_t frame_size = size + (digit ? 1 : 0);
+      if (p.what != out_packet::form::frame) frame_size += frame_size < 126 ? 2 : frame_size <= 0xffff ? 4 : 10;
+      if (left < frame_size) {
+        c.front_offset = left;
+        break;
+      }
+      left -= frame_size;
+      queued_bytes_ -= size;
+      queue_.pop_front();
+    }
+    if (written < total) return wait_ws_writable();
+  }
+  if (state_ == state::closing) finish_close(closing_reason_, false);
 }
-}  // namespace
 
-void session_impl::on_ws_error(std::uint64_t generation, beast::error_code error) {
+void session_impl::wait_ws_writable() {
+  ws_->writing = true;
+  ws_->socket.async_wait(tcp::socket::wait_write, [self = self(), c = ws_](error_code ec) {
+    c->writing = false;
+    if (!ec && c->close_after_write) return send_close(c, std::exchange(c->close_after_write, 0));
+    if (!self->ws_current(*c)) return;
+    if (ec) return self->on_ws_error(c->generation, ec);
+    self->do_ws_write();
+  });
+}
+
+// ---- closing ----
+
+void session_impl::on_ws_error(std::uint64_t generation, error_code error) {
   if (!ws_ || ws_->generation != generation) return;
   auto c = std::move(ws_);
-  bool too_big = error == websocket::error::message_too_big;
-  if (too_big)
-    linger_close(c);
-  else {
-    beast::error_code ec;
-    c->ws.next_layer().close(ec);
-  }
+  error_code ec;
+  c->socket.close(ec);
   if (c->is_probe) {  // a failed upgrade leaves the session on polling
     aux_timer_.cancel();
     return;
   }
-  bool peer_closed = error == websocket::error::closed || error == asio::error::eof ||
-                     error == asio::error::connection_reset;
+  bool peer_closed = error == asio::error::eof || error == asio::error::connection_reset;
   finish_close(peer_closed ? close_reason::transport_close : close_reason::transport_error, false);
 }
 
-void session_impl::close_ws(std::shared_ptr<ws_connection> c) {
-  if (!c) return;
-  c->closing = true;
-  auto held = std::move(c);
-  if (!held->ws.is_open()) {
-    beast::error_code ec;
-    held->ws.next_layer().close(ec);
+void session_impl::end_ws(std::uint16_t close_code, close_reason why) {
+  auto c = std::move(ws_);
+  close_ws(c, close_code);
+  if (c->is_probe) {  // a failed upgrade leaves the session on polling
+    aux_timer_.cancel();
     return;
   }
-  held->ws.async_close(websocket::close_code::normal, [held](beast::error_code) {
-    beast::error_code ec;
-    held->ws.next_layer().close(ec);
-  });
+  finish_close(why, false);
+}
+
+void session_impl::close_ws(std::shared_ptr<ws_connection> c, std::uint16_t code) {
+  if (!c || c->closing) return;
+  c->closing = true;
+  if (c->front_offset > 0 || !c->socket.is_open()) {  // mid-frame: no clean close is possible
+    error_code ec;
+    c->socket.close(ec);
+    return;
+  }
+  if (c->writing) {  // after the write under way (the 101 response, "3probe", a wait to write)
+    c->close_after_write = code;
+    return;
+  }
+  send_close(std::move(c), code);
 }
 
 }  // namespace sio::eio::detail

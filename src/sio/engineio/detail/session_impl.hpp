@@ -9,25 +9,26 @@
 #include <string>
 #include <unordered_map>
 
+#include <vector>
+
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <boost/beast/core/flat_buffer.hpp>
-#include <boost/beast/websocket/stream.hpp>
 
 #include "sio/engineio/codec/packet.hpp"
 #include "sio/engineio/options.hpp"
 #include "sio/engineio/session.hpp"
 #include "sio/transport/http.hpp"
+#include "sio/transport/websocket_codec.hpp"
 
 namespace sio::eio::detail {
 
 namespace asio = boost::asio;
-namespace beast = boost::beast;
-namespace websocket = beast::websocket;
+namespace ws = transport::ws;
 using tcp = asio::ip::tcp;
 
 class session_impl;
+struct loop_state;
 
 // What all sessions of one Engine.IO server share: options, the handler, the sid registry.
 struct server_core : std::enable_shared_from_this<server_core> {
@@ -43,28 +44,99 @@ struct server_core : std::enable_shared_from_this<server_core> {
   std::vector<std::shared_ptr<session_impl>> all();
   void clear();
 
+  // The shared state of the loop `ctx` (created on first use).
+  loop_state& loop_for(asio::io_context& ctx);
+
  private:
   mutable std::mutex mutex_;
+  std::vector<std::unique_ptr<loop_state>> loops_;  // guarded by mutex_; a few entries
   std::unordered_map<std::string, std::shared_ptr<session_impl>> sessions_;
   std::atomic<std::size_t> count_{0};
 };
 
 struct out_packet {
-  packet_type type;
-  std::shared_ptr<const std::string> data;  // may be null for packets without data
+  enum class form : std::uint8_t {
+    packet,      // an Engine.IO packet: type and data
+    compressed,  // a WebSocket message payload, deflated (the type digit included)
+    frame,       // a whole WebSocket control frame (a pong)
+  };
+  packet_type type = packet_type::message;
+  form what = form::packet;
   bool binary = false;
+  std::shared_ptr<const std::string> data;  // may be null for packets without data
 };
 
-// One WebSocket connection of a session (the current transport, or an upgrade probe).
+// The packets waiting to be written, oldest first. A vector with a read index: an idle
+// session holds at most a few slots, unlike std::deque's 512-byte blocks.
+class packet_queue {
+ public:
+  bool empty() const noexcept { return head_ == items_.size(); }
+  std::size_t size() const noexcept { return items_.size() - head_; }
+  out_packet& front() noexcept { return items_[head_]; }
+  out_packet& operator[](std::size_t i) noexcept { return items_[head_ + i]; }
+  void push_back(out_packet p) { items_.push_back(std::move(p)); }
+  void pop_front() noexcept {
+    items_[head_++] = {};
+    if (head_ == items_.size()) clear();
+  }
+  void clear() noexcept {
+    items_.clear();
+    head_ = 0;
+    if (items_.capacity() > 64) items_.shrink_to_fit();
+  }
+  auto begin() const noexcept { return items_.begin() + static_cast<std::ptrdiff_t>(head_); }
+  auto end() const noexcept { return items_.end(); }
+
+ private:
+  std::vector<out_packet> items_;
+  std::size_t head_ = 0;
+};
+
+// One WebSocket connection of a session (the current transport, or an upgrade probe), after
+// the handshake: the socket (non-blocking), the frame reader, and the write state.
 struct ws_connection {
-  explicit ws_connection(tcp::socket socket) : ws(std::move(socket)) {}
-  websocket::stream<tcp::socket> ws;
-  beast::flat_buffer read_buffer;
-  bool writing = false;
-  bool closing = false;
-  bool is_probe = false;  // still upgrading from polling
-  bool probed = false;    // answered "3probe"
+  ws_connection(tcp::socket s, std::size_t max_message) : socket(std::move(s)), reader(max_message) {}
+  tcp::socket socket;
+  ws::frame_reader reader;
+  std::optional<ws::deflate_params> deflate;  // permessage-deflate, when agreed on
+  std::size_t front_offset = 0;  // bytes of the queue's first packet already written
+  bool writing = false;          // a write or a wait for writability is under way
+  bool closing = false;          // the close frame is out or going; nothing more is written
+  std::uint16_t close_after_write = 0;  // the close code to send once `writing` ends
+  bool is_probe = false;         // still upgrading from polling
+  bool probed = false;           // answered "3probe"
   std::uint64_t generation = 0;
+};
+
+// What the sessions of one event loop share. Sends from other threads are batched into the
+// loop's inbox (one wake-up per batch, not per message), and sessions with new output are
+// flushed together once the loop has handled what is ready, so that the packets produced for
+// one connection by a burst of events leave in one system call.
+struct loop_state {
+  loop_state(server_core& owner, asio::io_context& c) : core(owner), ctx(c) {}
+  server_core& core;
+  asio::io_context& ctx;
+
+  // Called from any thread: delivers (session, packet) on this loop.
+  void post_send(std::shared_ptr<session_impl> s, out_packet p, bool volatile_);
+  // On this loop's thread: flush `s` once the current batch of handlers is done.
+  void schedule_flush(std::shared_ptr<session_impl> s);
+  // Drops what is pending (the server is going away).
+  void clear();
+
+ private:
+  void drain_inbox();
+  void flush_all();
+
+  struct inbox_item {
+    std::shared_ptr<session_impl> session;
+    out_packet packet;
+    bool volatile_;
+  };
+  std::mutex inbox_mutex_;
+  std::vector<inbox_item> inbox_;  // guarded by inbox_mutex_
+  std::vector<std::shared_ptr<session_impl>> dirty_;
+  bool flush_posted_ = false;
 };
 
 class session_impl final : public session {
@@ -114,14 +186,26 @@ class session_impl final : public session {
   void answer_pending_get(packet_type last);
 
   // websocket
-  void accept_websocket(std::shared_ptr<ws_connection> conn, transport::request req, bool probe);
+  void accept_websocket(std::shared_ptr<ws_connection> conn, const transport::request& req, bool probe);
   void do_ws_read(const std::shared_ptr<ws_connection>& c);
-  void on_ws_frame(ws_connection& c, bool text);
+  void on_ws_readable(const std::shared_ptr<ws_connection>& c);
+  bool on_ws_event(ws_connection& c, const ws::frame_event& ev);  // false: stop reading
   void do_ws_write();
-  void on_ws_error(std::uint64_t generation, beast::error_code error);
-  void close_ws(std::shared_ptr<ws_connection> c);
+  void wait_ws_writable();
+  void on_ws_error(std::uint64_t generation, boost::system::error_code error);
+  void end_ws(std::uint16_t close_code, close_reason why);
+  void close_ws(std::shared_ptr<ws_connection> c, std::uint16_t code = ws::close_code::normal);
   void on_probe_frame(std::string_view text);
   void finish_upgrade();
+
+ public:
+  // On the session's thread: queue a packet (a send from another thread, via the loop's inbox).
+  void send_here(out_packet p, bool volatile_);
+  // On the session's thread, from the loop's flush: write what is queued.
+  void flush_now();
+
+ private:
+  bool ws_current(const ws_connection& c) const noexcept { return ws_.get() == &c; }
 
   // closing
   void finish_close(close_reason why, bool client_initiated);
@@ -133,8 +217,10 @@ class session_impl final : public session {
   std::string id_;
   handshake_request request_;
 
-  std::deque<out_packet> queue_;
+  loop_state& loop_;
+  packet_queue queue_;
   std::size_t queued_bytes_ = 0;
+  bool flush_scheduled_ = false;
 
   // polling
   std::shared_ptr<transport::http_connection> pending_get_;
