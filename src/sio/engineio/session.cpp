@@ -1,5 +1,8 @@
 #include <sys/random.h>
 
+#include <algorithm>
+#include <iterator>
+
 #include <boost/asio/post.hpp>
 #include <boost/beast/http/field.hpp>
 #include <boost/json/serialize.hpp>
@@ -121,13 +124,48 @@ loop_state& server_core::loop_for(asio::io_context& ctx) {
   return *loops_.emplace_back(std::make_unique<loop_state>(*this, ctx));
 }
 
+loop_state* server_core::current_loop() {
+  // A thread runs one loop for its life (or none): remember the answer per server.
+  thread_local const server_core* cached_core = nullptr;
+  thread_local loop_state* cached_loop = nullptr;
+  if (cached_core == this) return cached_loop;
+  loop_state* found = nullptr;
+  {
+    std::lock_guard lock(mutex_);
+    for (auto& l : loops_)
+      if (l->ctx.get_executor().running_in_this_thread()) found = l.get();
+  }
+  if (!found) return nullptr;  // not cached: this thread may start running a loop later
+  cached_core = this;
+  cached_loop = found;
+  return found;
+}
+
 void loop_state::post_send(std::shared_ptr<session_impl> s, out_packet p, bool volatile_) {
+  if (auto* here = core.current_loop()) {
+    // From another loop's thread: batched there until that loop's handlers are done.
+    auto it = std::find_if(here->outbox_.begin(), here->outbox_.end(), [this](const auto& e) { return e.first == this; });
+    if (it == here->outbox_.end()) it = here->outbox_.insert(here->outbox_.end(), {this, {}});
+    it->second.push_back({std::move(s), std::move(p), volatile_});
+    here->post_flush();
+    return;
+  }
+  std::vector<inbox_item> one;
+  one.push_back({std::move(s), std::move(p), volatile_});
+  take_batch(one);
+}
+
+void loop_state::take_batch(std::vector<inbox_item>& items) {
   bool first;
   {
     std::lock_guard lock(inbox_mutex_);
     first = inbox_.empty();
-    inbox_.push_back({std::move(s), std::move(p), volatile_});
+    if (first)
+      inbox_.swap(items);
+    else
+      std::move(items.begin(), items.end(), std::back_inserter(inbox_));
   }
+  items.clear();
   // One wake-up per batch: later sends find the inbox non-empty and the drain already posted.
   if (first) asio::post(ctx, [this, hold = core.shared_from_this()] { drain_inbox(); });
 }
@@ -139,13 +177,14 @@ void loop_state::drain_inbox() {
     batch.swap(inbox_);
   }
   for (auto& item : batch) item.session->send_here(std::move(item.packet), item.volatile_);
-  batch.clear();
-  std::lock_guard lock(inbox_mutex_);
-  if (inbox_.empty()) inbox_.swap(batch);  // keep the capacity for the next batch
 }
 
 void loop_state::schedule_flush(std::shared_ptr<session_impl> s) {
   dirty_.push_back(std::move(s));
+  post_flush();
+}
+
+void loop_state::post_flush() {
   if (flush_posted_) return;
   flush_posted_ = true;
   // Posted: it runs after the handlers that are ready now, which may add more output.
@@ -159,16 +198,22 @@ void loop_state::clear() {
     inbox.swap(inbox_);
   }
   dirty_.clear();
+  outbox_.clear();
 }
 
 void loop_state::flush_all() {
   flush_posted_ = false;
+  for (auto& [loop, items] : outbox_)
+    if (!items.empty()) loop->take_batch(items);
   auto batch = std::move(dirty_);
   dirty_.clear();
   for (auto& s : batch) s->flush_now();
   batch.clear();
-  if (dirty_.empty()) dirty_.swap(batch);
+  if (dirty_.empty()) dirty_.swap(batch);  // keep the capacity for the next round
 }
+
+// ---- the session's queue ----
+
 void session_impl::enqueue(out_packet p) {
   queued_bytes_ += p.data ? p.data->size() : 0;
   queue_.push_back(std::move(p));

@@ -46,6 +46,8 @@ struct server_core : std::enable_shared_from_this<server_core> {
 
   // The shared state of the loop `ctx` (created on first use).
   loop_state& loop_for(asio::io_context& ctx);
+  // The loop whose thread this is, or null on another thread.
+  loop_state* current_loop();
 
  private:
   mutable std::mutex mutex_;
@@ -108,14 +110,22 @@ struct ws_connection {
   std::uint64_t generation = 0;
 };
 
-// What the sessions of one event loop share. Sends from other threads are batched into the
-// loop's inbox (one wake-up per batch, not per message), and sessions with new output are
-// flushed together once the loop has handled what is ready, so that the packets produced for
-// one connection by a burst of events leave in one system call.
+// What the sessions of one event loop share. Sends from other threads are batched: a loop
+// thread collects what it sends to each other loop while it handles its ready events, and
+// hands each loop its batch at once (one wake-up per batch, not per message); other threads
+// post to the loop's inbox directly. Sessions with new output are flushed together once the
+// loop has handled what is ready, so that the packets produced for one connection by a burst
+// of events leave in one system call.
 struct loop_state {
   loop_state(server_core& owner, asio::io_context& c) : core(owner), ctx(c) {}
   server_core& core;
   asio::io_context& ctx;
+
+  struct inbox_item {
+    std::shared_ptr<session_impl> session;
+    out_packet packet;
+    bool volatile_;
+  };
 
   // Called from any thread: delivers (session, packet) on this loop.
   void post_send(std::shared_ptr<session_impl> s, out_packet p, bool volatile_);
@@ -125,16 +135,15 @@ struct loop_state {
   void clear();
 
  private:
+  void take_batch(std::vector<inbox_item>& items);
   void drain_inbox();
   void flush_all();
+  void post_flush();
 
-  struct inbox_item {
-    std::shared_ptr<session_impl> session;
-    out_packet packet;
-    bool volatile_;
-  };
   std::mutex inbox_mutex_;
   std::vector<inbox_item> inbox_;  // guarded by inbox_mutex_
+  // The rest belongs to this loop's thread.
+  std::vector<std::pair<loop_state*, std::vector<inbox_item>>> outbox_;  // for other loops
   std::vector<std::shared_ptr<session_impl>> dirty_;
   bool flush_posted_ = false;
 };
