@@ -38,10 +38,11 @@ int main(int argc, char** argv) {
   app.add_option("--host", host, "address to listen on")->capture_default_str();
   // Extra options for the project's own protocol tests; the official suites use none of them.
   std::vector<std::string> cors_origins;
-  bool cors_credentials = false, cookie = false;
+  bool cors_credentials = false, cookie = false, per_message_deflate = false;
   app.add_option("--cors-origin", cors_origins, "allowed CORS origin (repeatable)");
   app.add_flag("--cors-credentials", cors_credentials, "allow credentials in CORS requests");
   app.add_flag("--cookie", cookie, "set the io cookie on handshakes");
+  app.add_flag("--per-message-deflate", per_message_deflate, "agree on permessage-deflate for /engine.io/ WebSockets");
   CLI11_PARSE(app, argc, argv);
 
   sio::transport::io_pool pool;
@@ -64,7 +65,9 @@ int main(int argc, char** argv) {
     return std::nullopt;
   };
   echo_handler echo;
-  sio::eio::server engine(http, echo, eio_opts);
+  sio::eio::server_options echo_opts = eio_opts;  // /socket.io/ keeps the defaults
+  echo_opts.per_message_deflate = per_message_deflate;
+  sio::eio::server engine(http, echo, echo_opts);
 
   sio::server_options sio_opts;
   sio_opts.engine = eio_opts;
