@@ -75,15 +75,72 @@ class not_found_route final : public route_handler {
   sio::transport::cors_options cors_;
 };
 
+bool is_files_collection(std::string_view path) { return path == "/api/files" || path == "/api/files/"; }
+
+class files_route;
+
+// An upload's body on its way to disk: the multipart framing parsed as it arrives, the file's
+// bytes written chunk by chunk to a temporary file (small writes, on the event loop; the fsync and
+// rename come later, on the blocking pool). Dropped unfinished, it removes that file.
+class upload_sink final : public sio::transport::body_sink {
+ public:
+  upload_sink(std::shared_ptr<files_route> route, files::file_storage& files, std::string_view boundary,
+              std::string user_id, std::size_t max_file_bytes)
+      : route_(std::move(route)),
+        files_(files),
+        parser_(boundary, "file", {.max_file_bytes = max_file_bytes}),
+        user_id_(std::move(user_id)) {}
+
+  bool write(std::string_view bytes) override {
+    if (failed()) return false;
+    error_ = parser_.feed(bytes, [this](std::string_view data) {
+      if (!writer_) writer_ = files_.open_writer();
+      writer_->write(data);  // a failure shows in writer_->ok()
+    });
+    return !failed();
+  }
+  void finish(const std::shared_ptr<http_connection>& conn, request&& header) override;
+  void abort() override { writer_.reset(); }
+
+  bool disk_failed() const { return writer_ && !writer_->ok(); }
+  // The body has ended: its parse error, if any.
+  std::error_code end_of_body() {
+    if (!error_) error_ = parser_.finish();
+    return error_;
+  }
+  const std::optional<multipart::part>& file() const { return parser_.file(); }
+  const std::string& user_id() const { return user_id_; }
+  // The file's bytes so far (an empty file has no writer yet).
+  std::unique_ptr<files::writer> take_writer() { return writer_ ? std::move(writer_) : files_.open_writer(); }
+
+ private:
+  bool failed() const { return error_ || disk_failed(); }
+
+  std::shared_ptr<files_route> route_;
+  files::file_storage& files_;
+  multipart::stream_parser parser_;
+  std::string user_id_;
+  std::error_code error_;
+  std::unique_ptr<files::writer> writer_;
+};
+
 class files_route final : public route_handler, public std::enable_shared_from_this<files_route> {
  public:
   files_route(files::file_storage& files, std::shared_ptr<const auth::jwt_verifier> verifier, files_options opts)
       : files_(files), verifier_(std::move(verifier)), opts_(std::move(opts)) {}
 
+  // An upload is checked on its header (token, Content-Type) before any byte of it is stored,
+  // then streamed to disk.
+  std::shared_ptr<sio::transport::body_sink> open_body(const std::shared_ptr<http_connection>& conn,
+                                                       const request& req) override {
+    if (req.method() != http::verb::post || !is_files_collection(path_of(req.target()))) return nullptr;
+    return start_upload(conn, req);
+  }
+
   void handle(const std::shared_ptr<http_connection>& conn, request&& req) override {
     if (req.method() == http::verb::options) return conn->respond(sio::transport::preflight_response(opts_.cors, req));
     auto path = path_of(req.target());
-    const bool collection = path == "/api/files" || path == "/api/files/";
+    const bool collection = is_files_collection(path);
     std::string_view id;
     if (!collection) {
       if (!path.starts_with("/api/files/"))  // e.g. /api/filesXYZ
@@ -95,18 +152,16 @@ class files_route final : public route_handler, public std::enable_shared_from_t
     if (!collection && req.method() != http::verb::get && req.method() != http::verb::head)
       return fail(conn, req, http::status::method_not_allowed, events::code::bad_request, "use GET");
 
-    auto token = bearer_token(req[http::field::authorization]);
-    if (token.empty())
-      return fail(conn, req, http::status::unauthorized, events::code::unauthorized, "Authentication error: No token provided");
-    auto who = verifier_->verify(token);
-    if (!who) {
-      bool expired = who.error() == auth::auth_error::token_expired;
-      return fail(conn, req, http::status::unauthorized, events::code::unauthorized,
-                  expired ? "Authentication error: Token expired" : "Authentication error: Invalid token");
+    if (collection) {  // a POST whose body was not streamed: none was announced
+      auto upload = start_upload(conn, req);
+      if (!upload) return;
+      upload->write(req.body());
+      return upload->finish(conn, std::move(req));
     }
-    if (collection) return upload(conn, std::move(req), who->user_id);
+    auto user = authorize(conn, req);
+    if (!user) return;
     if (!valid_file_id(id)) return fail(conn, req, http::status::not_found, events::code::not_found, "file not found");
-    download(conn, std::move(req), std::string(id), who->user_id);
+    download(conn, std::move(req), std::string(id), *user);
   }
 
   // A body far over the limit never reaches handle(): the transport refuses it, in our format.
@@ -122,30 +177,60 @@ class files_route final : public route_handler, public std::enable_shared_from_t
     send(conn, opts_.cors, req, json_error(req, status, code, message));
   }
 
-  // The buffered body is parsed whole; the file's bytes then go through a files::writer, the
-  // same sink a streaming body parser would feed chunk by chunk.
-  void upload(const std::shared_ptr<http_connection>& conn, request&& req, std::string user_id) {
+  // The Bearer token's user, or nothing (answered 401).
+  std::optional<std::string> authorize(const std::shared_ptr<http_connection>& conn, const request& req) {
+    auto token = bearer_token(req[http::field::authorization]);
+    if (token.empty()) {
+      fail(conn, req, http::status::unauthorized, events::code::unauthorized, "Authentication error: No token provided");
+      return std::nullopt;
+    }
+    auto who = verifier_->verify(token);
+    if (!who) {
+      bool expired = who.error() == auth::auth_error::token_expired;
+      fail(conn, req, http::status::unauthorized, events::code::unauthorized,
+           expired ? "Authentication error: Token expired" : "Authentication error: Invalid token");
+      return std::nullopt;
+    }
+    return std::move(who->user_id);
+  }
+
+  // The sink of an upload that may go ahead, or nothing (answered 401 or 400).
+  std::shared_ptr<upload_sink> start_upload(const std::shared_ptr<http_connection>& conn, const request& req) {
+    auto user = authorize(conn, req);
+    if (!user) return nullptr;
     auto boundary = multipart::boundary_from_content_type(req[http::field::content_type]);
-    if (!boundary)
-      return fail(conn, req, http::status::bad_request, events::code::bad_request,
-                  "expected multipart/form-data with a boundary");
-    auto shared = std::make_shared<request>(std::move(req));
-    auto parts = multipart::parse(shared->body(), *boundary);
-    if (!parts) return fail(conn, *shared, http::status::bad_request, events::code::bad_request, parts.error().message());
-    const multipart::part* file = nullptr;
-    for (const auto& p : *parts)
-      if (p.name == "file") {
-        file = &p;
-        break;
-      }
-    if (!file) return fail(conn, *shared, http::status::bad_request, events::code::bad_request, "no `file` field");
-    if (file->data.size() > opts_.max_upload_bytes)
-      return fail(conn, *shared, http::status::payload_too_large, events::code::payload_too_large,
-                  "the file is larger than " + std::to_string(opts_.max_upload_bytes) + " bytes");
+    if (!boundary) {
+      fail(conn, req, http::status::bad_request, events::code::bad_request, "expected multipart/form-data with a boundary");
+      return nullptr;
+    }
+    return std::make_shared<upload_sink>(shared_from_this(), files_, *boundary, std::move(*user), opts_.max_upload_bytes);
+  }
+
+ public:
+  // The body has ended (or the sink refused the rest): answer, and keep the file if all is well.
+  // A refused file is removed before the answer goes out: whoever hears 413 finds nothing stored.
+  void finish_upload(const std::shared_ptr<http_connection>& conn, request&& req, upload_sink& up) {
+    auto refuse = [&](http::status status, std::string_view code, std::string_view message) {
+      up.abort();
+      fail(conn, req, status, code, message);
+    };
+    if (up.disk_failed()) {
+      spdlog::error("upload failed: cannot write to {}", files_.dir().string());
+      return refuse(http::status::internal_server_error, events::code::internal, "the file could not be stored");
+    }
+    if (auto ec = up.end_of_body()) {
+      if (ec == multipart::error::file_too_large)
+        return refuse(http::status::payload_too_large, events::code::payload_too_large,
+                      "the file is larger than " + std::to_string(opts_.max_upload_bytes) + " bytes");
+      return refuse(http::status::bad_request, events::code::bad_request, ec.message());
+    }
+    const auto& file = up.file();
+    if (!file) return refuse(http::status::bad_request, events::code::bad_request, "no `file` field");
     files::file_info info{file->filename.value_or("file"),
-                          file->content_type.empty() ? "application/octet-stream" : file->content_type, user_id};
-    files_.save(shared, file->data, std::move(info),
-                [self = shared_from_this(), conn, shared](sio::result<file_record> r) {
+                          file->content_type.empty() ? "application/octet-stream" : file->content_type, up.user_id()};
+    auto shared = std::make_shared<request>(std::move(req));
+    files_.async_commit(up.take_writer(), std::move(info),
+                        [self = shared_from_this(), conn, shared](sio::result<file_record> r) {
       if (!r) {
         spdlog::error("upload failed: {}", r.error().message());
         return self->fail(conn, *shared, http::status::internal_server_error, events::code::internal,
@@ -156,6 +241,7 @@ class files_route final : public route_handler, public std::enable_shared_from_t
     });
   }
 
+ private:
   void download(const std::shared_ptr<http_connection>& conn, request&& req, std::string id, std::string user_id) {
     auto shared = std::make_shared<request>(std::move(req));
     auto self = shared_from_this();
@@ -207,6 +293,10 @@ class files_route final : public route_handler, public std::enable_shared_from_t
   std::shared_ptr<const auth::jwt_verifier> verifier_;
   files_options opts_;
 };
+
+void upload_sink::finish(const std::shared_ptr<http_connection>& conn, request&& header) {
+  route_->finish_upload(conn, std::move(header), *this);
+}
 
 }  // namespace
 

@@ -2,6 +2,7 @@
 // The chat service's HTTP API, as routes of the sio http_server:
 //   GET  /api/socket/health   {"status":"ok","socket":{"initialized":true,"connected":N,"rooms":M}}
 //   POST /api/files           multipart/form-data, field `file`, Bearer JWT -> 201 {fileId,name,size,contentType,url}
+//                             (checked on its header, then streamed to disk: 401/400 before any byte is stored)
 //   GET  /api/files/<id>      Bearer JWT -> the bytes (403 for a private conversation's outsiders)
 //   GET  /api/dev/login       200 {"enabled":true}  (only with --dev-login: the web page's test sign-in)
 //   POST /api/dev/login       {"name"} -> 200 {token, userId, name}  (a token for anyone: never in production)

@@ -154,6 +154,13 @@ void file_storage::commit(std::unique_ptr<writer> w, file_info info,
   });
 }
 
+void file_storage::async_commit(std::unique_ptr<writer> w, file_info info,
+                                std::function<void(sio::result<file_record>)> done) {
+  boost::asio::post(blocking_, [this, w = std::move(w), info = std::move(info), done = std::move(done)]() mutable {
+    commit(std::move(w), std::move(info), std::move(done));
+  });
+}
+
 void file_storage::save(std::shared_ptr<const void> owner, std::string_view bytes, file_info info,
                         std::function<void(sio::result<file_record>)> done) {
   boost::asio::post(blocking_, [this, owner = std::move(owner), bytes, info = std::move(info),

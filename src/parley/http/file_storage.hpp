@@ -4,13 +4,15 @@
 // flushed, then renamed, so an interrupted or refused upload leaves nothing behind; the record
 // is saved only after the bytes are in place.
 //
-//   file_storage files(pool.get_executor(), "uploads", store);
-//   auto w = files.open_writer();                  // blocking-pool thread
-//   w->write(bytes);                               // as many times as the body arrives
-//   files.commit(std::move(w), {.name = "a.png", .content_type = "image/png", .uploader_id = "alice"},
-//                [](sio::result<parley::file_record> r) { ... });
+//   file_storage files(blocking_pool.get_executor(), "uploads", store);
+//   auto w = files.open_writer();                  // an upload's body, as it arrives:
+//   w->write(bytes);                               //   small writes, fine on an event loop
+//   files.async_commit(std::move(w), {.name = "a.png", .content_type = "image/png", .uploader_id = "alice"},
+//                      [](sio::result<parley::file_record> r) { ... });  // fsync, rename: on the pool
+//   // dropping `w` instead (the client went away) removes the temporary file
 //
-// Disk I/O is blocking: it runs on the executor given (a thread pool), never on an event loop.
+// The slow disk I/O (fsync, rename, whole files) runs on the executor given (a thread pool), never
+// on an event loop.
 #include <cstdint>
 #include <filesystem>
 #include <functional>
@@ -43,7 +45,8 @@ class writer {
   writer(const writer&) = delete;
   writer& operator=(const writer&) = delete;
 
-  bool write(std::string_view bytes);  // false on an I/O error
+  bool write(std::string_view bytes);  // false on an I/O error (then and ever after)
+  bool ok() const noexcept { return ok_; }
   // Flushes to disk and moves the file to its final name; returns that path (empty on error).
   std::filesystem::path finish();
   const std::string& id() const noexcept { return id_; }
@@ -80,6 +83,8 @@ class file_storage {
   // Finishes the writer (blocking: call on the blocking executor) and records the file; done
   // runs on a store thread, or on the calling thread when the disk failed.
   void commit(std::unique_ptr<writer> w, file_info info, std::function<void(sio::result<file_record>)> done);
+  // commit() on the blocking executor; done as for commit().
+  void async_commit(std::unique_ptr<writer> w, file_info info, std::function<void(sio::result<file_record>)> done);
 
   // Stores `bytes` (kept alive by `owner`) on the blocking executor; done as for commit().
   void save(std::shared_ptr<const void> owner, std::string_view bytes, file_info info,

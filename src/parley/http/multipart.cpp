@@ -19,6 +19,8 @@ class category_impl final : public std::error_category {
       case error::header_too_large: return "part headers too large";
       case error::too_many_parts: return "too many parts";
       case error::no_disposition: return "a part has no Content-Disposition form-data name";
+      case error::field_too_large: return "a form field is too large";
+      case error::file_too_large: return "the file is too large";
     }
     return "multipart error";
   }
@@ -176,50 +178,186 @@ sio::result<std::string> boundary_from_content_type(std::string_view content_typ
   return error::no_boundary;
 }
 
-sio::result<std::vector<part>> parse(std::string_view body, std::string_view boundary, const limits& lim) {
-  if (boundary.empty()) return error::no_boundary;
-  const std::string delim = "--" + std::string(boundary);
-  const std::string next_delim = "\r\n" + delim;
 
-  std::size_t pos;
-  if (body.substr(0, delim.size()) == delim) {
-    pos = delim.size();
-  } else {  // a preamble before the first boundary is allowed, and ignored
-    auto at = body.find(next_delim);
-    if (at == std::string_view::npos) return error::no_first_boundary;
-    pos = at + next_delim.size();
+stream_parser::stream_parser(std::string_view boundary, std::string_view file_field, const limits& lim)
+    : delimiter_("\r\n--" + std::string(boundary)), file_field_(file_field), limits_(lim) {
+  // The delimiter search relies on CR appearing only as the delimiter's first byte.
+  if (boundary.empty() || boundary.size() > 70 || boundary.find_first_of("\r\n") != std::string_view::npos)
+    fail(error::no_boundary);
+}
+
+std::error_code stream_parser::fail(error e) {
+  state_ = state::failed;
+  error_ = e;
+  header_block_.clear();
+  return error_;
+}
+
+std::error_code stream_parser::feed(std::string_view bytes, const data_fn& on_file_data) {
+  while (!bytes.empty() && state_ != state::done && state_ != state::failed) {
+    std::error_code ec;
+    auto n = step(bytes, on_file_data, ec);
+    if (ec) return fail(static_cast<error>(ec.value()));
+    bytes.remove_prefix(n);
   }
+  return state_ == state::failed ? error_ : std::error_code();
+}
 
-  std::vector<part> parts;
-  for (;;) {
-    // After a delimiter: "--" closes the body; else optional padding then CRLF.
-    if (body.substr(pos, 2) == "--") return parts;  // the epilogue is ignored
-    while (pos < body.size() && (body[pos] == ' ' || body[pos] == '\t')) ++pos;
-    if (pos >= body.size()) return error::missing_end;
-    if (body.substr(pos, 2) != "\r\n") return error::bad_header;
-    pos += 2;
+std::error_code stream_parser::finish() {
+  if (state_ == state::failed) return error_;
+  if (state_ == state::done) return {};
+  return fail(state_ == state::preamble ? error::no_first_boundary : error::missing_end);
+}
 
-    if (parts.size() >= lim.max_parts) return error::too_many_parts;
-    part p;
-    std::size_t data_start;
-    if (body.substr(pos, 2) == "\r\n") {  // no headers at all
-      data_start = pos + 2;
-    } else {
-      auto end = body.find("\r\n\r\n", pos);
-      std::size_t searched = end == std::string_view::npos ? body.size() - pos : end - pos;
-      if (searched > lim.max_header_bytes) return error::header_too_large;
-      if (end == std::string_view::npos) return error::missing_end;
-      if (auto ec = parse_headers(body.substr(pos, end - pos), p)) return ec;
-      data_start = end + 4;
+// Content found before a delimiter: the preamble's is dropped, the file's goes out, a field's is kept.
+std::error_code stream_parser::emit(std::string_view bytes, const data_fn& on_file_data) {
+  if (bytes.empty() || state_ != state::data) return {};
+  if (in_file_) {
+    if (bytes.size() > limits_.max_file_bytes - file_size_) return error::file_too_large;
+    file_size_ += bytes.size();
+    on_file_data(bytes);
+    return {};
+  }
+  auto& data = fields_.back().data;
+  if (bytes.size() > limits_.max_field_bytes - data.size()) return error::field_too_large;
+  data.append(bytes);
+  return {};
+}
+
+// Consumes a prefix of `bytes` (possibly empty, when only the state changes).
+std::size_t stream_parser::step(std::string_view bytes, const data_fn& on_file_data, std::error_code& ec) {
+  const char c = bytes.front();
+  switch (state_) {
+    case state::preamble:
+    case state::data: {
+      const std::string_view d = delimiter_;
+      if (matched_ > 0) {  // a delimiter begun in earlier bytes: does it go on?
+        std::size_t i = 0, k = matched_;
+        while (i < bytes.size() && k < d.size() && bytes[i] == d[k]) ++i, ++k;
+        if (k == d.size()) {
+          matched_ = 0;
+          state_ = state::after_delimiter;
+          return i;
+        }
+        if (i == bytes.size()) {
+          matched_ = k;
+          return i;
+        }
+        // No: the bytes held back were content. None of them starts another delimiter, as only
+        // its first byte is CR; scan again from here.
+        ec = emit(d.substr(0, matched_), on_file_data);
+        matched_ = 0;
+        return 0;
+      }
+      for (std::size_t pos = 0;;) {
+        auto cr = bytes.find('\r', pos);
+        if (cr == std::string_view::npos) {
+          ec = emit(bytes, on_file_data);
+          return bytes.size();
+        }
+        auto avail = std::min(d.size(), bytes.size() - cr);
+        if (bytes.substr(cr, avail) == d.substr(0, avail)) {
+          ec = emit(bytes.substr(0, cr), on_file_data);
+          if (avail < d.size()) {  // the chunk ends inside what may be a delimiter: hold it back
+            matched_ = avail;
+            return bytes.size();
+          }
+          state_ = state::after_delimiter;
+          return cr + avail;
+        }
+        pos = cr + 1;
+      }
     }
-    if (data_start == pos + 2 && p.name.empty()) return error::no_disposition;
-
-    auto data_end = body.find(next_delim, data_start);
-    if (data_end == std::string_view::npos) return error::missing_end;
-    p.data = body.substr(data_start, data_end - data_start);
-    parts.push_back(std::move(p));
-    pos = data_end + next_delim.size();
+    // After a delimiter: "--" closes the body, else optional padding then CRLF.
+    case state::after_delimiter:
+      if (c == '-') {
+        state_ = state::closing_dash;
+        return 1;
+      }
+      [[fallthrough]];
+    case state::padding:
+      if (c == ' ' || c == '\t') {
+        state_ = state::padding;
+      } else if (c == '\r') {
+        state_ = state::header_lf;
+      } else {
+        ec = error::bad_header;
+      }
+      return 1;
+    case state::closing_dash:
+      if (c != '-') ec = error::bad_header;
+      state_ = state::done;  // the epilogue is ignored
+      return 1;
+    case state::header_lf:
+      if (c != '\n') {
+        ec = error::bad_header;
+      } else if (parts_ >= limits_.max_parts) {
+        ec = error::too_many_parts;
+      } else {
+        ++parts_;
+        header_block_.clear();
+        state_ = state::headers;
+      }
+      return 1;
+    case state::headers:
+      return read_headers(bytes, ec);
+    case state::done:
+    case state::failed:
+      break;
   }
+  return bytes.size();
+}
+
+// A part's headers end at an empty line; they are gathered (within the limit), then parsed.
+std::size_t stream_parser::read_headers(std::string_view bytes, std::error_code& ec) {
+  const std::size_t old = header_block_.size();
+  const std::size_t take = std::min(bytes.size(), limits_.max_header_bytes + 4 - old);
+  header_block_.append(bytes.substr(0, take));
+  std::size_t end, terminator;
+  if (header_block_.starts_with("\r\n")) {  // no headers at all
+    end = 0;
+    terminator = 2;
+  } else {
+    end = header_block_.find("\r\n\r\n", old >= 3 ? old - 3 : 0);
+    terminator = 4;
+  }
+  if (end == std::string::npos) {
+    if (header_block_.size() >= limits_.max_header_bytes + 4) ec = error::header_too_large;
+    return take;
+  }
+  if (end > limits_.max_header_bytes) {
+    ec = error::header_too_large;
+    return take;
+  }
+  header_block_.resize(end);
+  part p;
+  if ((ec = parse_headers(header_block_, p))) return take;
+  header_block_.clear();
+  if (!file_ && p.name == file_field_) {
+    file_ = std::move(p);
+    in_file_ = true;
+  } else {
+    fields_.push_back(std::move(p));
+    in_file_ = false;
+  }
+  state_ = state::data;
+  matched_ = 0;
+  return end + terminator - old;
+}
+
+sio::result<form> parse(std::string_view body, std::string_view boundary, const limits& lim,
+                        std::string_view file_field) {
+  stream_parser parser(boundary, file_field, lim);
+  std::string file_data;
+  if (auto ec = parser.feed(body, [&](std::string_view bytes) { file_data.append(bytes); })) return ec;
+  if (auto ec = parser.finish()) return ec;
+  form out;
+  out.fields = parser.fields();
+  if (parser.file()) {
+    out.file = *parser.file();
+    out.file->data = std::move(file_data);
+  }
+  return out;
 }
 
 }  // namespace parley::multipart

@@ -4,6 +4,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include <boost/asio/io_context.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
@@ -40,6 +41,24 @@ class http_connection {
   virtual const std::string& remote_address() const noexcept = 0;
 };
 
+// A request body received chunk by chunk instead of whole (an upload streamed to disk). Made by
+// route_handler::open_body; every call comes on the connection's thread, none after finish() or
+// abort().
+class body_sink {
+ public:
+  virtual ~body_sink() = default;
+  // The next bytes of the body (de-chunked), at most 64 kB at a time. Returning false stops the
+  // reading: finish() follows at once, and the connection closes after its answer, the rest of the
+  // body unread.
+  virtual bool write(std::string_view bytes) = 0;
+  // The body is complete, or write() returned false: answer, as handle() does (respond() is safe
+  // from any thread). `header` is the request with an empty body.
+  virtual void finish(const std::shared_ptr<http_connection>& conn, request&& header) = 0;
+  // The body will not be complete: the client went away, the read failed or timed out, or the
+  // body went over the route's limit (answered 413 through body_too_large()). Drop what was kept.
+  virtual void abort() = 0;
+};
+
 class route_handler {
  public:
   virtual ~route_handler() = default;
@@ -50,6 +69,15 @@ class route_handler {
   // (only its header is read), before `res` (a plain 413) is sent and the connection closed.
   // A route may rewrite the answer (its own error format, CORS headers).
   virtual void body_too_large(const request& req, response& res) {}
+  // Streaming, chosen per request: called on the connection's thread once the header of a request
+  // with a body is read, before any of the body (and before "100 Continue" is sent). Either
+  //  - return a sink: the body goes to it as it arrives, within the route's limit, then finish();
+  //  - answer from the header (conn->respond(), say a 401, now on this thread) and return nullptr:
+  //    the body is never read, the connection closes after the answer;
+  //  - or return nullptr (the default): the body is read whole and the request goes to handle().
+  virtual std::shared_ptr<body_sink> open_body(const std::shared_ptr<http_connection>& conn, const request& header) {
+    return nullptr;
+  }
 };
 
 // A response with common headers set (status, keep-alive from the request, content type).

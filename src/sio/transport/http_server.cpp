@@ -6,6 +6,9 @@
 
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core/string.hpp>
+#include <boost/beast/http/buffer_body.hpp>
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/write.hpp>
 
@@ -19,6 +22,9 @@ namespace beast = boost::beast;
 using tcp = asio::ip::tcp;
 
 namespace {
+
+// A streamed body is read into a buffer of this size and handed to the sink one buffer at a time.
+constexpr std::size_t stream_chunk_bytes = 64 * 1024;
 
 struct route {
   std::string prefix;
@@ -50,6 +56,10 @@ class connection final : public http_connection, public std::enable_shared_from_
     stream_.socket().set_option(tcp::no_delay(true), ec);
   }
 
+  ~connection() override {
+    if (sink_) sink_->abort();
+  }
+
   void start() { do_read_header(); }
 
   void respond(response res) override {
@@ -67,6 +77,7 @@ class connection final : public http_connection, public std::enable_shared_from_
       stream_.socket().cancel(ec);
     }
     auto msg = std::make_shared<response>(std::move(res));
+    if (!keep_alive_) msg->keep_alive(false);  // say so: e.g. an answer from the header, its body unread
     keep_alive_ = keep_alive_ && msg->keep_alive();
     http::async_write(stream_, *msg, [self = shared_from_this(), msg](beast::error_code ec, std::size_t) {
       self->on_write(ec);
@@ -108,37 +119,127 @@ class connection final : public http_connection, public std::enable_shared_from_
   void on_header(beast::error_code ec) {
     if (ec == http::error::body_limit) {  // Content-Length over every route's limit
       route_ = config_->find(parser_->get().target());
-      if (route_) return on_body(ec);
+      if (route_) return refuse_too_large();
     }
     if (ec) return close();
     route_ = config_->find(parser_->get().target());
     if (!route_) return reply_error(http::status::not_found, "Not Found");
+    // Beast checks a Content-Length against the limit only while parsing the header, where it
+    // could only use the largest route's: check it against this route's here.
+    if (auto length = parser_->content_length(); length && *length > route_->max_body_bytes)
+      return refuse_too_large();
     parser_->body_limit(route_->max_body_bytes);
     if (parser_->is_done()) return dispatch();
-    http::async_read(stream_, buffer_, *parser_,
-                     [self = shared_from_this()](beast::error_code ec, std::size_t) { self->on_body(ec); });
+    if (offer_stream()) return;
+    send_continue_if_expected([self = shared_from_this()] {
+      http::async_read(self->stream_, self->buffer_, *self->parser_,
+                       [self](beast::error_code ec, std::size_t) { self->on_body(ec); });
+    });
   }
 
   void on_body(beast::error_code ec) {
-    if (ec == http::error::body_limit) {
-      keep_alive_ = false;
-      drain_before_close_ = true;
-      request req = parser_->release();
-      state_ = state::handling;
-      auto res = make_response(req, http::status::payload_too_large, "Payload Too Large");
-      route_->handler->body_too_large(req, res);
-      res.keep_alive(false);
-      return respond(std::move(res));
-    }
+    if (ec == http::error::body_limit) return refuse_too_large();
     if (ec) return close();
     dispatch();
   }
 
+  // Offers the body to the route as a stream. True when the route took it, or answered from the
+  // header; false when it wants the body whole.
+  bool offer_stream() {
+    // The route may answer from the header: then the body is left unread, and the connection
+    // closes after the answer.
+    state_ = state::handling;
+    keep_alive_ = false;
+    drain_before_close_ = true;
+    auto sink = route_->handler->open_body(shared_from_this(), parser_->get());
+    if (state_ != state::handling) {
+      if (sink) sink->abort();
+      return true;
+    }
+    state_ = state::reading;
+    keep_alive_ = parser_->get().keep_alive();
+    drain_before_close_ = false;
+    if (!sink) return false;
+    sink_ = std::move(sink);
+    stream_parser_.emplace(std::move(*parser_));  // same header, the body now read in chunks
+    stream_parser_->body_limit(route_->max_body_bytes);
+    chunk_.resize(stream_chunk_bytes);
+    send_continue_if_expected([self = shared_from_this()] { self->do_read_chunk(); });
+    return true;
+  }
+
+  void do_read_chunk() {
+    auto& body = stream_parser_->get().body();
+    body.data = chunk_.data();
+    body.size = chunk_.size();
+    // A large body may take long; a silent client may not.
+    stream_.expires_after(config_->options.idle_timeout);
+    http::async_read(stream_, buffer_, *stream_parser_,
+                     [self = shared_from_this()](beast::error_code ec, std::size_t) { self->on_chunk(ec); });
+  }
+
+  void on_chunk(beast::error_code ec) {
+    if (ec == http::error::need_buffer) ec = {};  // the chunk is full
+    if (ec == http::error::body_limit) {
+      if (auto sink = std::move(sink_)) sink->abort();
+      return refuse_too_large();
+    }
+    if (ec) return close();  // gone, timed out or malformed: close() aborts the sink
+    const std::size_t n = chunk_.size() - stream_parser_->get().body().size;
+    const bool more = n == 0 || sink_->write(std::string_view(chunk_.data(), n));
+    if (more && !stream_parser_->is_done()) return do_read_chunk();
+    if (!more) {  // the sink refused the rest: answer, then close without reading it
+      keep_alive_ = false;
+      drain_before_close_ = true;
+    }
+    stream_.expires_never();
+    request header = take_request();
+    chunk_ = {};
+    state_ = state::handling;
+    auto sink = std::move(sink_);
+    sink->finish(shared_from_this(), std::move(header));
+    if (state_ == state::handling) watch_for_abort();
+  }
+
+  // A client that sent "Expect: 100-continue" waits for this before sending the body.
+  void send_continue_if_expected(std::function<void()> next) {
+    const auto& req = stream_parser_ ? stream_parser_->get().base() : parser_->get().base();
+    if (req.version() < 11 || !beast::iequals(req[http::field::expect], "100-continue")) return next();
+    static constexpr std::string_view continue_line = "HTTP/1.1 100 Continue\r\n\r\n";
+    asio::async_write(stream_, asio::buffer(continue_line.data(), continue_line.size()),
+                      [self = shared_from_this(), next = std::move(next)](beast::error_code ec, std::size_t) {
+      if (ec) return self->close();
+      next();
+    });
+  }
+
+  // The request read so far (for a streamed body, its header alone).
+  request take_request() {
+    if (!stream_parser_) return parser_->release();
+    auto msg = stream_parser_->release();
+    stream_parser_.reset();
+    return request(std::move(msg.base()));
+  }
+
+  // Answers 413 (in the route's words) to a body over the route's limit, then closes.
+  void refuse_too_large() {
+    keep_alive_ = false;
+    drain_before_close_ = true;
+    request req = take_request();
+    chunk_ = {};
+    state_ = state::handling;
+    auto res = make_response(req, http::status::payload_too_large, "Payload Too Large");
+    route_->handler->body_too_large(req, res);
+    res.keep_alive(false);
+    respond(std::move(res));
+  }
+
   void reply_error(http::status status, std::string_view text) {
+    bool body_unread = !parser_->is_done();  // answered from the header: what follows is its body
     request req = parser_->release();
     state_ = state::handling;
     auto res = make_response(req, status, std::string(text));
-    if (!keep_alive_) res.keep_alive(false);
+    if (!keep_alive_ || body_unread) res.keep_alive(false);
     respond(std::move(res));
   }
 
@@ -200,6 +301,7 @@ class connection final : public http_connection, public std::enable_shared_from_
   }
 
   void close() {
+    if (auto sink = std::move(sink_)) sink->abort();  // a streamed body cut short
     if (state_ == state::taken || state_ == state::closed) return;
     bool was_handling = state_ == state::handling;
     state_ = state::closed;
@@ -213,6 +315,9 @@ class connection final : public http_connection, public std::enable_shared_from_
   beast::tcp_stream stream_;
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
+  std::optional<http::request_parser<http::buffer_body>> stream_parser_;  // while a body is streamed
+  std::shared_ptr<body_sink> sink_;
+  std::string chunk_;
   std::shared_ptr<const routes_and_options> config_;
   const route* route_ = nullptr;
   std::function<void()> abort_fn_;

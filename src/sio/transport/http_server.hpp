@@ -27,7 +27,9 @@ class http_server {
   http_server& operator=(const http_server&) = delete;
 
   // Requests whose path starts with `prefix` go to `handler`, with a body of at most
-  // `max_body_bytes` (a larger body is answered 413). The longest matching prefix wins.
+  // `max_body_bytes` (a larger body is answered 413). The longest matching prefix wins. The body
+  // comes whole, or, if the handler asks for it per request (route_handler::open_body), as a
+  // stream of chunks of at most 64 kB: then only one chunk at a time is held in memory.
   void add_route(std::string prefix, std::size_t max_body_bytes, std::shared_ptr<route_handler> handler);
 
   // Binds and starts accepting; throws std::system_error naming the address when it cannot.
