@@ -52,7 +52,7 @@ int main(int argc, char** argv) {
         if (ev.args().empty()) {
           ev.ack();
         } else {
-          ev.ack(ev.args()[0]);
+          ev.ack(std::move(ev.args()[0]));  // as the reference hands its object back: no copy
         }
       });
     });

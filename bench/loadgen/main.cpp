@@ -55,6 +55,9 @@ struct bench_case {
   std::function<run_result(const server_process&)> run;
   std::vector<target> targets;
   std::vector<std::string> notes;
+  // With several Parley variants (--threads values, the most first): the figure whose ratio
+  // first / last shows whether the I/O threads use more cores.
+  std::string threads_metric = "deliveries/s";
 };
 
 struct record {
@@ -192,11 +195,15 @@ std::string table_of(const bench_case& c, const std::vector<record>& recs) {
     if (!v.reference) parleys.push_back(&v);
   }
   if (parleys.size() >= 2) {
-    double hi = median(values_of(recs, parleys.front()->label, "deliveries/s"));
-    double lo = median(values_of(recs, parleys.back()->label, "deliveries/s"));
+    double hi = median(values_of(recs, parleys.front()->label, c.threads_metric));
+    double lo = median(values_of(recs, parleys.back()->label, c.threads_metric));
     if (!std::isnan(hi) && !std::isnan(lo) && lo > 0) {
-      o << "\nI/O threads: deliveries/s of " << parleys.front()->label << " over " << parleys.back()->label << ": **"
-        << fmt(hi / lo) << "** (target: clearly above 1" << (hi / lo >= 1.3 ? " ✓" : " ✗") << ").\n";
+      o << "\nI/O threads: " << c.threads_metric << " of " << parleys.front()->label << " over " << parleys.back()->label << ": **"
+        << fmt(hi / lo) << "** (target: clearly above 1" << (hi / lo >= 1.3 ? " ✓" : " ✗") << ")";
+      double chi = median(values_of(recs, parleys.front()->label, "server CPU used"));
+      double clo = median(values_of(recs, parleys.back()->label, "server CPU used"));
+      if (!std::isnan(chi) && !std::isnan(clo)) o << "; server CPU used: " << fmt(chi) << " vs " << fmt(clo) << " cores";
+      o << ".\n";
     }
   }
   for (const auto& n : c.notes) o << "\n" << n << "\n";
@@ -235,9 +242,11 @@ int main(int argc, char** argv) {
   std::string parley = "build-bench/apps/bench-server/bench-server";
   std::string reference = "node bench/reference-server.mjs";
   std::string chat = "build-bench/apps/parley/parley";
-  std::string scenarios = "connect,idle,fanout,echo,chat";
+  std::string scenarios = "connect,idle,fanout,echo,scaling,chat";
   std::string servers = "reference,parley";
   std::string fanout_threads;
+  std::string scaling_threads;
+  scaling_sizes sz;
   std::string windows = "1,20";
   std::string rates = "1000,10000";
   std::string report;
@@ -247,7 +256,7 @@ int main(int argc, char** argv) {
   app.add_option("--parley", parley, "Parley's bench-server command (split on spaces: a profiler may go first)");
   app.add_option("--reference", reference, "the reference server command (split on spaces)");
   app.add_option("--chat", chat, "the parley chat service binary (chat scenario)");
-  app.add_option("--scenario", scenarios, "comma-separated: connect,idle,fanout,echo,chat");
+  app.add_option("--scenario", scenarios, "comma-separated: connect,idle,fanout,echo,scaling,chat");
   app.add_option("--servers", servers, "comma-separated: reference,parley");
   app.add_option("--repeat", repeat, "runs per server and case");
   app.add_flag("--smoke", smoke, "tiny sizes, seconds in all (CI)");
@@ -267,6 +276,11 @@ int main(int argc, char** argv) {
   app.add_option("--echo-sessions", z.echo_sessions, "sessions sending echo events");
   app.add_option("--echo-seconds", z.echo_s, "measured seconds per echo run");
   app.add_option("--rates", rates, "echo rates (acks/s), comma-separated");
+  app.add_option("--scaling-sessions", sz.sessions, "sessions of the scaling scenario");
+  app.add_option("--scaling-inflight", sz.inflight, "echo requests in flight per session (scaling)");
+  app.add_option("--scaling-bytes", sz.payload_bytes, "size of a scaling echo request (a JSON array of small objects), about");
+  app.add_option("--scaling-seconds", sz.seconds, "measured seconds per scaling run (after 1 s of warm-up)");
+  app.add_option("--scaling-threads", scaling_threads, "Parley --threads values for the scaling scenario (default: max(2, nproc),1)");
   app.add_option("--jwt-secret", z.jwt_secret, "the chat service's HS256 secret");
   app.add_option("--chat-users", z.chat_users, "chat users (one socket each)");
   app.add_option("--chat-rooms", z.chat_rooms, "chat conversations (users spread evenly)");
@@ -291,10 +305,16 @@ int main(int argc, char** argv) {
     z.chat_rooms = 4;
     z.chat_rate = 200;
     z.chat_s = 1;
+    sz.sessions = 10;
+    sz.inflight = 2;
+    sz.payload_bytes = 1000;
+    sz.warmup_s = 0.2;
+    sz.seconds = 1;
     repeat = 1;
   }
   const unsigned cores = std::max(1u, std::thread::hardware_concurrency());
   if (fanout_threads.empty()) fanout_threads = std::to_string(cores) + ",1";
+  if (scaling_threads.empty()) scaling_threads = std::to_string(std::max(2u, cores)) + ",1";
 
   auto want = [](const std::string& list, const std::string& x) {
     auto v = split(list, ',');
@@ -373,6 +393,33 @@ int main(int argc, char** argv) {
                         {"ack latency p99", 1.0, "≤ 1 (no worse)"}},
                        {}});
     }
+  }
+  if (want(scenarios, "scaling")) {
+    // All cores used: a closed loop in which the server's work per message (parse and
+    // re-serialise ~8 kB of small JSON objects) dwarfs the generator's (copy a prebuilt frame,
+    // read the time at the head of the ack), so that Parley with one I/O thread saturates its
+    // core and the ratio over the --threads values shows what more threads add.
+    std::vector<variant> vs;
+    if (with_ref) vs.push_back(ref);
+    if (with_parley) {
+      for (const auto& t : split(scaling_threads, ',')) {
+        variant v{"parley t=" + t, split(parley, ' '), false};
+        v.argv.push_back("--threads");
+        v.argv.push_back(t);
+        vs.push_back(std::move(v));
+      }
+    }
+    bench_case c{"scaling: " + std::to_string(sz.sessions) + " sessions × " + std::to_string(sz.inflight) +
+                     " echo requests in flight, ~" + fmt(static_cast<double>(sz.payload_bytes)) + " B JSON argument (" +
+                     std::to_string(scaling_items(sz.payload_bytes)) + " objects), closed loop, " + fmt(sz.seconds) + " s",
+                 vs, [&](const server_process& s) { return run_scaling(s, z, sz); },
+                 {},
+                 {"Cores used = server CPU seconds / window seconds; the busiest thread's share and the busy "
+                  "threads come from /proc/<pid>/task/*/stat. The I/O-thread ratio compares acks/s: it shows what "
+                  "a second I/O thread adds when a second core is free, i.e. when Parley t=1 uses about one core "
+                  "and the generator little (the load table shows how much the rest of the machine took)."}};
+    c.threads_metric = "acks/s";
+    cases.push_back(std::move(c));
   }
   std::string chat_missing;
   if (want(scenarios, "chat") && with_parley) {

@@ -53,4 +53,18 @@ run_result run_fanout(const server_process& srv, const sizes& z, std::size_t win
 run_result run_echo(const server_process& srv, const sizes& z, double rate);
 run_result run_chat(const server_process& srv, const sizes& z);
 
+// scaling (scaling.cpp): a closed loop of echo with ack, `inflight` requests in flight per
+// session, each argument a parse-heavy JSON value of about `payload_bytes`, so that the
+// server's work per message dominates the generator's: does the server use all cores?
+struct scaling_sizes {
+  std::size_t sessions = 100;
+  std::size_t inflight = 4;          // echo requests in flight per session
+  std::size_t payload_bytes = 8192;  // size of a request packet, about
+  double warmup_s = 1;
+  double seconds = 5;                // measured
+};
+run_result run_scaling(const server_process& srv, const sizes& z, const scaling_sizes& s);
+// How many small objects the echoed array holds at this size.
+std::size_t scaling_items(std::size_t payload_bytes);
+
 }  // namespace bench
