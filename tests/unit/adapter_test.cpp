@@ -172,3 +172,80 @@ TEST_F(AdapterTest, SocketOperations) {
   EXPECT_EQ(s3->disconnected, 0);
   EXPECT_EQ(a.server_count(), 1u);
 }
+
+TEST_F(AdapterTest, OwnRoomBehavesLikeAnyRoom) {
+  // Every socket is in the room of its own id (SetUp); others may join that room too.
+  EXPECT_EQ(a.sockets({"s1"}), std::vector<std::string>{"s1"});
+  a.add_all("s2", {"s1"});
+  EXPECT_EQ(sorted(a.sockets({"s1"})), (std::vector<std::string>{"s1", "s2"}));
+  auto rooms = a.all_rooms();
+  EXPECT_EQ(std::count(rooms.begin(), rooms.end(), "s1"), 1);
+  EXPECT_EQ(sorted(a.socket_rooms("s2")), (std::vector<std::string>{"blue", "red", "s1", "s2"}));
+
+  a.broadcast(event("x"), {.rooms = {"s1"}});
+  EXPECT_EQ(s1->received.size(), 1u);
+  EXPECT_EQ(s2->received.size(), 1u);
+  EXPECT_TRUE(s3->received.empty());
+  a.broadcast(event("x"), {.rooms = {"s1", "s2", "red"}});  // each once
+  EXPECT_EQ(s1->received.size(), 2u);
+  EXPECT_EQ(s2->received.size(), 2u);
+  a.broadcast(event("x"), {.except = {"s1"}});  // s1, and s2 through the room named s1
+  EXPECT_EQ(s1->received.size(), 2u);
+  EXPECT_EQ(s2->received.size(), 2u);
+  EXPECT_EQ(s3->received.size(), 1u);
+
+  a.del("s1", "s1");  // a socket may leave its own room
+  EXPECT_EQ(a.sockets({"s1"}), std::vector<std::string>{"s2"});
+  EXPECT_EQ(a.socket_rooms("s1"), std::vector<std::string>{"red"});
+  rooms = a.all_rooms();
+  EXPECT_EQ(std::count(rooms.begin(), rooms.end(), "s1"), 1);
+  a.del("s2", "s1");
+  EXPECT_TRUE(a.sockets({"s1"}).empty());
+  rooms = a.all_rooms();
+  EXPECT_EQ(std::count(rooms.begin(), rooms.end(), "s1"), 0);
+  EXPECT_EQ(sorted(a.sockets({})), (std::vector<std::string>{"s1", "s2", "s3"}));  // still known
+  a.add_all("s1", {"s1", "s1"});
+  EXPECT_EQ(a.sockets({"s1"}), std::vector<std::string>{"s1"});
+  EXPECT_EQ(sorted(a.socket_rooms("s1")), (std::vector<std::string>{"red", "s1"}));
+}
+
+TEST_F(AdapterTest, JoiningTwiceIsOnce) {
+  a.add_all("s1", {"red", "red", "green"});
+  a.add_sockets({.rooms = {"s1"}}, {"green"});
+  EXPECT_EQ(a.sockets({"red"}).size(), 2u);
+  EXPECT_EQ(a.sockets({"green"}), std::vector<std::string>{"s1"});
+  EXPECT_EQ(sorted(a.socket_rooms("s1")), (std::vector<std::string>{"green", "red", "s1"}));
+}
+
+TEST_F(AdapterTest, MembersLeaveInAnyOrder) {
+  std::vector<std::shared_ptr<fake_socket>> extra;
+  for (int i = 0; i < 6; ++i) {
+    auto id = "m" + std::to_string(i);
+    extra.push_back(nsp.add(id));
+    a.add_all(id, {id, "big", i % 2 ? "odd" : "even"});
+  }
+  auto expect_big = [&](std::vector<std::string> ids) {
+    EXPECT_EQ(sorted(a.sockets({"big"})), sorted(ids));
+    a.broadcast(event("x"), {.rooms = {"big"}});
+    for (auto& s : extra) {
+      const bool in = std::find(ids.begin(), ids.end(), s->id_) != ids.end();
+      EXPECT_EQ(s->received.size(), in ? 1u : 0u) << s->id_;
+      s->received.clear();
+    }
+  };
+  expect_big({"m0", "m1", "m2", "m3", "m4", "m5"});
+  a.del("m2", "big");  // from the middle
+  expect_big({"m0", "m1", "m3", "m4", "m5"});
+  a.del_all("m0");  // the first
+  expect_big({"m1", "m3", "m4", "m5"});
+  a.del_sockets({.rooms = {"odd"}}, {"big"});
+  expect_big({"m4"});
+  EXPECT_EQ(sorted(a.sockets({"odd"})), (std::vector<std::string>{"m1", "m3", "m5"}));
+  EXPECT_EQ(sorted(a.sockets({"even"})), (std::vector<std::string>{"m2", "m4"}));
+  a.del_all("m4");
+  expect_big({});
+  auto rooms = a.all_rooms();
+  EXPECT_EQ(std::count(rooms.begin(), rooms.end(), "big"), 0);
+  a.add_all("m1", {"big"});  // a room comes back after it emptied
+  expect_big({"m1"});
+}

@@ -627,3 +627,74 @@ TEST(SocketIoServer, CloseShutsEveryConnection) {
   s->run();
   EXPECT_EQ(reason, "server shutting down");
 }
+
+TEST(SocketIoServer, HandshakeOutlivesTheSession) {
+  harness h;
+  std::shared_ptr<sio::socket> seen;
+  h.io.on_connection([&](const std::shared_ptr<sio::socket>& s) { seen = s; });
+  auto s = h.open();
+  s->mutable_request().headers.emplace("origin", "http://x");
+  s->mutable_request().query.emplace("room", "42");
+  h.connect(*s, "/", R"({"token":"abc"})");
+  ASSERT_TRUE(seen);
+  h.io.engine_handler().on_close(*s, sio::eio::close_reason::transport_close);
+  s.reset();  // the Engine.IO session is gone; the application still holds the socket
+  EXPECT_FALSE(seen->connected());
+  const auto& hs = seen->handshake();
+  EXPECT_EQ(&hs, &seen->handshake());  // one object for the socket's life
+  EXPECT_EQ(hs.auth.at("token").as_string(), "abc");
+  EXPECT_EQ(hs.query.find("room")->second, "42");
+  EXPECT_EQ(hs.url, "/socket.io/?EIO=4&transport=websocket");
+  EXPECT_EQ(hs.address, "127.0.0.1");
+  EXPECT_TRUE(hs.xdomain);
+  EXPECT_GT(hs.issued, 0);
+}
+
+TEST(SocketIoServer, MiddlewareSeesTheHandshakeAfterTheConnectionClosed) {
+  harness h;
+  std::shared_ptr<sio::socket> pending;
+  std::optional<sio::next_fn> next;
+  h.io.use([&](const std::shared_ptr<sio::socket>& s, sio::next_fn n) {
+    pending = s;
+    next = std::move(n);  // finishes later (async auth)
+  });
+  auto s = h.open();
+  s->mutable_request().query.emplace("token", "t");
+  h.text(*s, "0");
+  ASSERT_TRUE(pending);
+  h.io.engine_handler().on_close(*s, sio::eio::close_reason::transport_close);
+  s.reset();
+  EXPECT_EQ(pending->handshake().query.find("token")->second, "t");
+  (*next)();  // the connection is gone: the socket never connects
+  EXPECT_FALSE(pending->connected());
+}
+
+TEST(SocketIoServer, HandlersChangedDuringAnEventApplyFromTheNextOne) {
+  harness h;
+  std::vector<std::string> log;
+  h.io.on_connection([&](const std::shared_ptr<sio::socket>& s) {
+    sio::socket* raw = s.get();
+    raw->on("a", [&log, raw](sio::event&) {
+      log.push_back("a1");
+      raw->on("a", [&log](sio::event&) { log.push_back("a-late"); });
+      raw->off("b");
+    });
+    raw->on("b", [&log](sio::event&) { log.push_back("b"); });
+    raw->on("a", [&log](sio::event&) { log.push_back("a2"); });  // after "b", still in order for "a"
+    raw->on_any([&log, raw](sio::event& ev) {
+      if (ev.name() == "c") raw->on("c", [&log](sio::event&) { log.push_back("c-from-any"); });
+    });
+  });
+  auto s = h.open();
+  h.connect(*s);
+  h.text(*s, R"(2["a"])");
+  EXPECT_EQ(log, (std::vector<std::string>{"a1", "a2"}));  // the snapshot: no a-late yet
+  log.clear();
+  h.text(*s, R"(2["b"])");
+  EXPECT_TRUE(log.empty());  // removed by the first event
+  h.text(*s, R"(2["c"])");   // catch-all handlers run before the named ones are looked up
+  EXPECT_EQ(log, std::vector<std::string>{"c-from-any"});
+  log.clear();
+  h.text(*s, R"(2["a"])");
+  EXPECT_EQ(log, (std::vector<std::string>{"a1", "a2", "a-late"}));
+}

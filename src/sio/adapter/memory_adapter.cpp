@@ -1,6 +1,8 @@
 #include "sio/adapter/memory_adapter.hpp"
 
+#include <algorithm>
 #include <atomic>
+#include <unordered_set>
 
 #include <boost/container/small_vector.hpp>
 
@@ -25,15 +27,20 @@ encoded_packet encode(outgoing_packet p) {
 }
 
 template <class F>
+void memory_adapter::for_each_in_room_locked(std::string_view r, F&& fn) const {
+  if (auto it = rooms_.find(r); it != rooms_.end())
+    for (member* m : it->second.list) fn(*m);
+  // Disjoint from the explicit members: joining one's own room only sets the flag.
+  if (auto it = sids_.find(r); it != sids_.end() && it->second.own_room) fn(const_cast<member&>(it->second));
+}
+
+template <class F>
 void memory_adapter::apply_locked(const broadcast_options& opts, F&& fn) const {
-  boost::container::small_vector<const member_set*, 4> except;
-  for (const auto& r : opts.except)
-    if (auto it = rooms_.find(r); it != rooms_.end()) except.push_back(&it->second);
-  auto excluded = [&](member* m) {
-    for (auto* set : except)
-      if (set->contains(m)) return true;
-    return false;
-  };
+  // The excluded sockets, sorted (usually the sender alone, through its own room).
+  boost::container::small_vector<const member*, 8> except;
+  for (const auto& r : opts.except) for_each_in_room_locked(r, [&](member& m) { except.push_back(&m); });
+  std::sort(except.begin(), except.end());
+  auto excluded = [&](const member* m) { return !except.empty() && std::binary_search(except.begin(), except.end(), m); };
 
   if (opts.rooms.empty()) {
     for (auto& [id, m] : sids_) {
@@ -43,27 +50,87 @@ void memory_adapter::apply_locked(const broadcast_options& opts, F&& fn) const {
     return;
   }
   if (opts.rooms.size() == 1) {  // the common case needs no de-duplication
-    auto it = rooms_.find(*opts.rooms.begin());
-    if (it == rooms_.end()) return;
-    for (member* m : it->second)
-      if (!excluded(m)) fn(*m);
+    for_each_in_room_locked(*opts.rooms.begin(), [&](member& m) {
+      if (!excluded(&m)) fn(m);
+    });
     return;
   }
-  member_set seen;
+  std::unordered_set<const member*> seen;
   for (const auto& r : opts.rooms) {
-    auto it = rooms_.find(r);
-    if (it == rooms_.end()) continue;
-    for (member* m : it->second)
-      if (!excluded(m) && seen.insert(m).second) fn(*m);
+    for_each_in_room_locked(r, [&](member& m) {
+      if (!excluded(&m) && seen.insert(&m).second) fn(m);
+    });
   }
 }
 
 std::vector<std::shared_ptr<local_socket>> memory_adapter::recipients(const broadcast_options& opts) const {
   std::vector<std::shared_ptr<local_socket>> out;
   std::lock_guard lock(mutex_);
-  out.reserve(opts.rooms.size() == 1 ? 8 : sids_.size());
+  if (opts.rooms.size() == 1) {
+    auto it = rooms_.find(*opts.rooms.begin());
+    out.reserve(1 + (it == rooms_.end() ? 0 : it->second.list.size()));
+  } else {
+    out.reserve(sids_.size());
+  }
   apply_locked(opts, [&](member& m) { out.push_back(m.socket); });
   return out;
+}
+
+void memory_adapter::join_locked(member& m, const room& r) {
+  if (r == m.socket->id()) {
+    m.own_room = true;
+    return;
+  }
+  auto& entry = *rooms_.try_emplace(r).first;
+  auto& list = entry.second.list;
+  // Already a member? Whichever of the two lists is shorter says.
+  if (list.size() <= m.rooms.size()) {
+    if (std::find(list.begin(), list.end(), &m) != list.end()) return;
+  } else if (std::any_of(m.rooms.begin(), m.rooms.end(), [&](const membership& x) { return x.room == &entry; })) {
+    return;
+  }
+  list.push_back(&m);
+  m.rooms.push_back({&entry, list.size() - 1});
+}
+
+// Removes m from the room of m.rooms[i] (swapping the room's last member into its slot) and
+// drops the room once empty. Leaves m.rooms as it is: the caller erases the membership.
+void memory_adapter::unlink_locked(member& m, std::size_t i) {
+  room_entry* entry = m.rooms[i].room;
+  auto& list = entry->second.list;
+  const std::size_t at = m.rooms[i].index;
+  member* moved = list.back();
+  list[at] = moved;
+  list.pop_back();
+  if (moved != &m) {
+    for (auto& x : moved->rooms) {
+      if (x.room == entry) {
+        x.index = at;
+        break;
+      }
+    }
+  }
+  if (list.empty()) {
+    rooms_.erase(rooms_.find(entry->first));  // by iterator: the key is the node's own
+  } else if (list.capacity() > 64 && list.size() < list.capacity() / 4) {
+    list.shrink_to_fit();  // a room that emptied out does not keep its peak
+  }
+}
+
+void memory_adapter::leave_locked(member& m, const room& r) {
+  if (r == m.socket->id()) {
+    m.own_room = false;
+    return;
+  }
+  auto it = rooms_.find(r);
+  if (it == rooms_.end()) return;
+  for (std::size_t i = 0; i < m.rooms.size(); ++i) {
+    if (m.rooms[i].room != &*it) continue;
+    unlink_locked(m, i);
+    m.rooms.erase(m.rooms.begin() + static_cast<std::ptrdiff_t>(i));
+    if (m.rooms.empty()) m.rooms.shrink_to_fit();
+    return;
+  }
 }
 
 void memory_adapter::add_all(const socket_id& id, const std::vector<room>& rooms) {
@@ -74,26 +141,20 @@ void memory_adapter::add_all(const socket_id& id, const std::vector<room>& rooms
   // Checked under the lock: a socket's cleanup marks it disconnected before del_all(), so a
   // join racing with a disconnect cannot leave a dead socket in a room.
   if (!socket->connected()) return;
-  auto [it, inserted] = sids_.try_emplace(id);
-  member& m = it->second;
-  if (inserted) m.socket = std::move(socket);
-  for (const auto& r : rooms) {
-    if (m.rooms.insert(r).second) rooms_[r].insert(&m);
+  auto it = sids_.find(id);
+  if (it == sids_.end()) {
+    const std::string_view key = socket->id();  // lives as long as the member's socket
+    it = sids_.try_emplace(key).first;
+    it->second.socket = std::move(socket);
   }
-}
-
-void memory_adapter::del_locked(const room& r, member* m) {
-  auto it = rooms_.find(r);
-  if (it == rooms_.end()) return;
-  it->second.erase(m);
-  if (it->second.empty()) rooms_.erase(it);
+  for (const auto& r : rooms) join_locked(it->second, r);
 }
 
 void memory_adapter::del(const socket_id& id, const room& r) {
   std::lock_guard lock(mutex_);
   auto it = sids_.find(id);
   if (it == sids_.end()) return;
-  if (it->second.rooms.erase(r)) del_locked(r, &it->second);
+  leave_locked(it->second, r);
 }
 
 void memory_adapter::del_all(const socket_id& id) {
@@ -102,8 +163,9 @@ void memory_adapter::del_all(const socket_id& id) {
     std::lock_guard lock(mutex_);
     auto it = sids_.find(id);
     if (it == sids_.end()) return;
-    for (const auto& r : it->second.rooms) del_locked(r, &it->second);
-    keep = std::move(it->second.socket);
+    member& m = it->second;
+    for (std::size_t i = 0; i < m.rooms.size(); ++i) unlink_locked(m, i);
+    keep = std::move(m.socket);  // the key views its id: erased before `keep` goes
     sids_.erase(it);
   }
 }
@@ -143,14 +205,21 @@ std::vector<room> memory_adapter::socket_rooms(const socket_id& id) const {
   std::lock_guard lock(mutex_);
   auto it = sids_.find(id);
   if (it == sids_.end()) return {};
-  return {it->second.rooms.begin(), it->second.rooms.end()};
+  const member& m = it->second;
+  std::vector<room> out;
+  out.reserve(m.rooms.size() + 1);
+  if (m.own_room) out.push_back(m.socket->id());
+  for (const auto& x : m.rooms) out.push_back(x.room->first);
+  return out;
 }
 
 std::vector<room> memory_adapter::all_rooms() const {
   std::lock_guard lock(mutex_);
   std::vector<room> out;
-  out.reserve(rooms_.size());
+  out.reserve(rooms_.size() + sids_.size());
   for (const auto& [r, _] : rooms_) out.push_back(r);
+  for (const auto& [id, m] : sids_)
+    if (m.own_room && !rooms_.contains(id)) out.emplace_back(id);
   return out;
 }
 
@@ -192,8 +261,7 @@ void memory_adapter::add_sockets(const broadcast_options& opts, const std::vecto
   apply_locked(opts, [&](member& m) { targets.push_back(&m); });
   for (member* m : targets) {
     if (!m->socket->connected()) continue;
-    for (const auto& r : rooms)
-      if (m->rooms.insert(r).second) rooms_[r].insert(m);
+    for (const auto& r : rooms) join_locked(*m, r);
   }
 }
 
@@ -202,8 +270,7 @@ void memory_adapter::del_sockets(const broadcast_options& opts, const std::vecto
   std::vector<member*> targets;
   apply_locked(opts, [&](member& m) { targets.push_back(&m); });
   for (member* m : targets)
-    for (const auto& r : rooms)
-      if (m->rooms.erase(r)) del_locked(r, m);
+    for (const auto& r : rooms) leave_locked(*m, r);
 }
 
 void memory_adapter::disconnect_sockets(const broadcast_options& opts, bool close) {

@@ -10,6 +10,7 @@
 #include <string>
 #include <unordered_map>
 #include <unordered_set>
+#include <vector>
 
 #include "sio/adapter/adapter.hpp"
 
@@ -42,22 +43,42 @@ class memory_adapter : public adapter {
   void disconnect_sockets(const broadcast_options& opts, bool close) override;
 
  private:
+  struct member;
+  // A room with explicit members. Rooms hold member pointers (the sids_ nodes are stable), so
+  // matching a recipient hashes no string; a vector, so a broadcast walks contiguous memory.
+  struct room_members {
+    std::vector<member*> list;
+  };
+  using room_map = std::unordered_map<room, room_members, detail::string_hash, std::equal_to<>>;
+  using room_entry = room_map::value_type;  // stable address: unordered_map nodes never move
+  struct membership {
+    room_entry* room;
+    std::size_t index;  // of the member in room->second.list
+  };
   struct member {
     std::shared_ptr<local_socket> socket;  // cached so a broadcast needs no lookup per recipient
-    std::unordered_set<room, detail::string_hash, std::equal_to<>> rooms;
+    std::vector<membership> rooms;         // explicit rooms, in join order
+    // In the room named after its own id. Every socket joins it and few leave it, so it is a
+    // flag rather than a rooms_ entry: an idle socket costs one sids_ node and no room.
+    bool own_room = false;
   };
-  // Rooms hold member pointers (the sids_ nodes are stable): matching a recipient hashes no string.
-  using member_set = std::unordered_set<member*>;
 
   // Calls fn(member&) once for each matching socket; the caller holds mutex_.
   template <class F>
   void apply_locked(const broadcast_options& opts, F&& fn) const;
   std::vector<std::shared_ptr<local_socket>> recipients(const broadcast_options& opts) const;
-  void del_locked(const room& r, member* m);
+  // The members of room `r` (explicit members, then the socket whose own room it is); the
+  // caller holds mutex_.
+  template <class F>
+  void for_each_in_room_locked(std::string_view r, F&& fn) const;
+  void join_locked(member& m, const room& r);
+  void leave_locked(member& m, const room& r);
+  void unlink_locked(member& m, std::size_t membership_index);
 
   mutable std::mutex mutex_;
-  std::unordered_map<room, member_set, detail::string_hash, std::equal_to<>> rooms_;
-  std::unordered_map<socket_id, member, detail::string_hash, std::equal_to<>> sids_;
+  room_map rooms_;
+  // Keyed by a view of the member's own socket id (the member holds the socket).
+  std::unordered_map<std::string_view, member, detail::string_hash, std::equal_to<>> sids_;
 };
 
 }  // namespace sio

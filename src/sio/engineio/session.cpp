@@ -23,14 +23,13 @@ std::string generate_id() {
     if (n > 0) got += static_cast<std::size_t>(n);
   }
   static constexpr char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-  std::string id;
-  id.reserve(20);
-  for (std::size_t i = 0; i < sizeof bytes; i += 3) {
+  std::string id(20, '\0');  // allocated at its size: 20 characters do not fit the small-string buffer
+  for (std::size_t i = 0, o = 0; i < sizeof bytes; i += 3) {
     unsigned v = (bytes[i] << 16) | (bytes[i + 1] << 8) | bytes[i + 2];
-    id += alphabet[(v >> 18) & 63];
-    id += alphabet[(v >> 12) & 63];
-    id += alphabet[(v >> 6) & 63];
-    id += alphabet[v & 63];
+    id[o++] = alphabet[(v >> 18) & 63];
+    id[o++] = alphabet[(v >> 12) & 63];
+    id[o++] = alphabet[(v >> 6) & 63];
+    id[o++] = alphabet[v & 63];
   }
   return id;
 }
@@ -270,7 +269,8 @@ void session_impl::open_with_polling(const std::shared_ptr<transport::http_conne
 }
 
 void session_impl::open_with_websocket(tcp::socket socket, transport::request req) {
-  accept_websocket(std::make_shared<ws_connection>(std::move(socket), core_->opts.max_http_buffer_size), req, false);
+  accept_websocket(std::make_shared<ws_connection>(adopt_socket(ctx_, std::move(socket)), core_->opts.max_http_buffer_size),
+                   req, false);
 }
 
 void session_impl::on_opened() {
@@ -379,7 +379,7 @@ void session_impl::on_poll_get(const std::shared_ptr<transport::http_connection>
     return finish_close(close_reason::transport_error, false);
   }
   pending_get_ = conn;
-  pending_get_request_ = std::move(req);
+  pending_get_request_ = std::make_unique<transport::request>(std::move(req));
   if (state_ == state::closing) return poll_closing_step();
   if (ws_ && ws_->probed) {
     // Upgrading. This GET is either the client's last poll, which it waits for before sending

@@ -65,7 +65,7 @@ void write_all(const std::shared_ptr<ws_connection>& c, std::string bytes, Done 
 // frame): closing with unread input would send a reset, and the peer would lose that frame.
 void linger_close(std::shared_ptr<ws_connection> c) {
   error_code ec;
-  c->socket.shutdown(tcp::socket::shutdown_send, ec);
+  c->socket.shutdown(loop_socket::shutdown_send, ec);
   auto timer = std::make_shared<asio::steady_timer>(c->socket.get_executor(), std::chrono::seconds(2));
   timer->async_wait([c](error_code) {
     error_code ec;
@@ -81,7 +81,7 @@ void linger_close(std::shared_ptr<ws_connection> c) {
       while (!ec) {
         std::size_t n = c->socket.read_some(asio::buffer(buffer.data(), buffer.size()), ec);
         if (ec == asio::error::would_block || ec == asio::error::try_again) {
-          c->socket.async_wait(tcp::socket::wait_read, std::move(*this));
+          c->socket.async_wait(loop_socket::wait_read, std::move(*this));
           return;
         }
         if (n == 0) break;
@@ -89,7 +89,7 @@ void linger_close(std::shared_ptr<ws_connection> c) {
       timer->cancel();
     }
   };
-  c->socket.async_wait(tcp::socket::wait_read, drain{c, std::move(timer)});
+  c->socket.async_wait(loop_socket::wait_read, drain{c, std::move(timer)});
 }
 
 // Sends a close frame, then lingers until the peer closes (or 2 s).
@@ -145,8 +145,17 @@ std::string cookie_line(const cookie_options& ck, const std::string& sid) {
 
 }  // namespace
 
+loop_socket adopt_socket(asio::io_context& ctx, tcp::socket socket) {
+  error_code ec;
+  auto protocol = socket.local_endpoint(ec).protocol();
+  loop_socket out(ctx);
+  auto fd = socket.release(ec);
+  if (!ec) out.assign(protocol, fd, ec);
+  return out;
+}
+
 void session_impl::on_upgrade_request(tcp::socket socket, transport::request req) {
-  auto c = std::make_shared<ws_connection>(std::move(socket), core_->opts.max_http_buffer_size);
+  auto c = std::make_shared<ws_connection>(adopt_socket(ctx_, std::move(socket)), core_->opts.max_http_buffer_size);
   bool refuse = state_ != state::open || ws_ != nullptr || !core_->opts.allow_upgrades;
   if (refuse) {
     // Already upgraded or upgrading: accept, then close that second WebSocket at once
@@ -191,7 +200,7 @@ void session_impl::accept_websocket(std::shared_ptr<ws_connection> c, const tran
 // ---- reading ----
 
 void session_impl::do_ws_read(const std::shared_ptr<ws_connection>& c) {
-  c->socket.async_wait(tcp::socket::wait_read, [self = self(), c](error_code ec) {
+  c->socket.async_wait(loop_socket::wait_read, [self = self(), c](error_code ec) {
     if (!self->ws_current(*c)) return;
     if (ec) return self->on_ws_error(c->generation, ec);
     self->on_ws_readable(c);
@@ -386,7 +395,7 @@ void session_impl::do_ws_write() {
 
 void session_impl::wait_ws_writable() {
   ws_->writing = true;
-  ws_->socket.async_wait(tcp::socket::wait_write, [self = self(), c = ws_](error_code ec) {
+  ws_->socket.async_wait(loop_socket::wait_write, [self = self(), c = ws_](error_code ec) {
     c->writing = false;
     if (!ec && c->close_after_write) return send_close(c, std::exchange(c->close_after_write, 0));
     if (!self->ws_current(*c)) return;

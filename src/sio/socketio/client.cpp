@@ -1,5 +1,6 @@
 #include "sio/socketio/detail/client.hpp"
 
+#include <algorithm>
 #include <cstdio>
 
 #include "sio/socketio/detail/server_core.hpp"
@@ -44,9 +45,9 @@ void client::on_message(std::string_view text) {
   parser::packet& p = *r;
   if (p.attachments > 0) {
     // Engine.IO bounds each frame's size and the decoder the count, so the buffering is bounded.
-    pending_ = std::move(p);
-    pending_attachments_.clear();
-    pending_attachments_.reserve(pending_->attachments);
+    pending_ = std::make_unique<pending_binary>();
+    pending_->packet = std::move(p);
+    pending_->attachments.reserve(pending_->packet.attachments);
     return;
   }
   std::vector<binary> none;
@@ -59,13 +60,10 @@ void client::on_binary(std::string data) {
     close(disconnect_reason::parse_error, eio::close_reason::parse_error);
     return;
   }
-  pending_attachments_.emplace_back(std::move(data));
-  if (pending_attachments_.size() < pending_->attachments) return;
-  parser::packet p = std::move(*pending_);
-  pending_.reset();
-  std::vector<binary> attachments = std::move(pending_attachments_);
-  pending_attachments_.clear();
-  dispatch(p, attachments);
+  pending_->attachments.emplace_back(std::move(data));
+  if (pending_->attachments.size() < pending_->packet.attachments) return;
+  auto done = std::move(pending_);
+  dispatch(done->packet, done->attachments);
 }
 
 void client::dispatch(parser::packet& p, std::vector<binary>& attachments) {
@@ -80,13 +78,17 @@ void client::dispatch(parser::packet& p, std::vector<binary>& attachments) {
   }
 }
 
+std::shared_ptr<socket> client::find_socket(std::string_view nsp) const {
+  for (const auto& s : nsps_)
+    if (s->nsp().name() == nsp) return s;
+  return nullptr;
+}
+
 void client::dispatch_unguarded(parser::packet& p, std::vector<binary>& attachments) {
-  auto it = nsps_.find(p.nsp);
-  if (it == nsps_.end() && p.type == parser::packet_type::connect) {
+  auto s = find_socket(p.nsp);  // a copy: the handlers may remove it from nsps_
+  if (!s && p.type == parser::packet_type::connect) {
     connect(p.nsp, std::move(p.data));
-  } else if (it != nsps_.end() && p.type != parser::packet_type::connect &&
-             p.type != parser::packet_type::connect_error) {
-    auto s = it->second;  // the handlers may remove it from nsps_
+  } else if (s && p.type != parser::packet_type::connect && p.type != parser::packet_type::connect_error) {
     s->on_packet(p, attachments);
   } else {
     // A packet for a namespace the client has not joined, or a second CONNECT: the reference
@@ -111,7 +113,9 @@ void client::connect(const std::string& name, boost::json::value auth) {
 }
 
 void client::add_socket(const std::string& nsp, std::shared_ptr<socket> s) {
-  nsps_[nsp] = std::move(s);
+  auto it = std::find_if(nsps_.begin(), nsps_.end(), [&](const auto& e) { return e->nsp().name() == nsp; });
+  if (it != nsps_.end()) *it = std::move(s);
+  else nsps_.push_back(std::move(s));
   if (connect_timer_) {
     connect_timer_->cancel();
     connect_timer_.reset();
@@ -119,8 +123,8 @@ void client::add_socket(const std::string& nsp, std::shared_ptr<socket> s) {
 }
 
 void client::remove_socket(const socket& s) {
-  auto it = nsps_.find(s.nsp().name());
-  if (it != nsps_.end() && it->second.get() == &s) nsps_.erase(it);
+  auto it = std::find_if(nsps_.begin(), nsps_.end(), [&](const auto& e) { return e.get() == &s; });
+  if (it != nsps_.end()) nsps_.erase(it);
 }
 
 eio::send_result client::send(const std::vector<eio::message>& frames, bool volatile_) {
@@ -143,16 +147,13 @@ eio::send_result client::send_packet(const parser::packet& p) {
 }
 
 void client::close_sockets(disconnect_reason why) {
-  std::vector<std::shared_ptr<socket>> sockets;
-  sockets.reserve(nsps_.size());
-  for (auto& [_, s] : nsps_) sockets.push_back(s);
+  std::vector<std::shared_ptr<socket>> sockets(nsps_.begin(), nsps_.end());
   nsps_.clear();
   for (auto& s : sockets) s->on_close(why);
 }
 
 void client::disconnect_all() {
-  std::vector<std::shared_ptr<socket>> sockets;
-  for (auto& [_, s] : nsps_) sockets.push_back(s);
+  std::vector<std::shared_ptr<socket>> sockets(nsps_.begin(), nsps_.end());
   for (auto& s : sockets) s->disconnect(false);
   close(disconnect_reason::forced_server_close, eio::close_reason::forced_close);
 }
@@ -171,9 +172,10 @@ void client::abandon() {
   auto self = shared_from_this();
   closed_ = true;
   if (connect_timer_) connect_timer_->cancel();
-  auto sockets = std::move(nsps_);
+  std::vector<std::shared_ptr<socket>> sockets(nsps_.begin(), nsps_.end());
   nsps_.clear();
-  for (auto& [_, s] : sockets) {
+  for (auto& s : sockets) {
+    s->keep_handshake();  // if the session is still there to build it from
     s->connected_.store(false);
     s->cleanup();
   }

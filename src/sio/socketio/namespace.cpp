@@ -87,28 +87,13 @@ std::vector<namespace_::connection_handler> namespace_::all_connection_handlers(
   return out;
 }
 
-namespace {
-std::shared_ptr<const handshake> make_handshake(const eio::handshake_request& req, boost::json::object auth) {
-  auto hs = std::make_shared<handshake>();
-  hs->headers = req.headers;
-  hs->query = req.query;
-  hs->auth = std::move(auth);
-  hs->address = req.remote_address;
-  hs->url = req.url;
-  hs->time = req.time;
-  hs->issued = std::chrono::duration_cast<std::chrono::milliseconds>(
-                   std::chrono::system_clock::now().time_since_epoch()).count();
-  hs->secure = req.secure;
-  hs->xdomain = req.headers.contains("origin");
-  return hs;
-}
-}  // namespace
-
 void namespace_::add(const std::shared_ptr<detail::client>& c, boost::json::object auth) {
-  auto s = std::make_shared<socket>(socket::passkey{}, *this, c, detail::random_id(),
-                                    make_handshake(c->session().request(), std::move(auth)));
+  auto s = std::make_shared<socket>(socket::passkey{}, *this, c, detail::random_id(), std::move(auth));
   auto fns = std::make_shared<std::vector<middleware>>(all_middlewares());
   if (fns->empty()) return do_connect(s);
+  // Middlewares usually read the handshake, and may still hold the socket after a refusal or
+  // after the connection closed (when no disconnection builds it): built now, from the session.
+  s->keep_handshake();
   run_middlewares(std::move(s), 0, std::move(fns));
 }
 

@@ -138,7 +138,8 @@ class namespace_ final : public local_namespace {
   std::vector<middleware> fns_;
   std::vector<connection_handler> on_connection_;
   std::vector<server_side_handler> on_server_side_;
-  std::unordered_map<socket_id, std::shared_ptr<socket>, detail::string_hash, std::equal_to<>> sockets_;
+  // Keyed by a view of the socket's own id (the socket outlives its entry).
+  std::unordered_map<std::string_view, std::shared_ptr<socket>, detail::string_hash, std::equal_to<>> sockets_;
   std::vector<namespace_*> children_;
 };
 

@@ -1,5 +1,9 @@
 #include "sio/socketio/socket.hpp"
 
+#include <algorithm>
+#include <new>
+#include <utility>
+
 #include "sio/socketio/detail/client.hpp"
 #include "sio/socketio/namespace.hpp"
 
@@ -79,58 +83,184 @@ broadcast_operator socket_emitter::local() const { return broadcast().local(); }
 
 // ---- socket
 
-socket::socket(passkey, namespace_& nsp, std::shared_ptr<detail::client> c, socket_id id,
-               std::shared_ptr<const sio::handshake> hs)
-    : data(boost::json::object()), nsp_(&nsp), client_(std::move(c)), id_(std::move(id)), handshake_(std::move(hs)) {}
+struct socket::extra_handlers {
+  template <class T>
+  using list = std::shared_ptr<const std::vector<T>>;  // copy-on-write: dispatch holds a snapshot
+  list<event_handler> any;
+  list<outgoing_handler> any_outgoing;
+  list<middleware> middlewares;
+  std::vector<error_handler> errors;
+  std::vector<reason_handler> disconnecting;
+  std::vector<reason_handler> disconnect;
+};
 
-socket::~socket() = default;
+socket::socket(passkey, namespace_& nsp, std::shared_ptr<detail::client> c, socket_id id, boost::json::object auth)
+    : data(boost::json::object()),
+      nsp_(&nsp),
+      client_(std::move(c)),
+      id_(std::move(id)),
+      auth_(std::move(auth)),
+      issued_(std::chrono::duration_cast<std::chrono::milliseconds>(
+                  std::chrono::system_clock::now().time_since_epoch()).count()) {}
+
+socket::~socket() { drop_handlers(); }
+
+socket::extra_handlers& socket::extras() {
+  if (!extras_) extras_ = std::make_unique<extra_handlers>();
+  return *extras_;
+}
+
+namespace {
+// The list to append to: `list` itself when no dispatch holds a snapshot of it (every use is on
+// the socket's thread, so the count is exact), else a copy.
+template <class T>
+std::vector<T>& writable(std::shared_ptr<const std::vector<T>>& list) {
+  if (!list || list.use_count() != 1) {
+    list = list ? std::make_shared<std::vector<T>>(*list) : std::make_shared<std::vector<T>>();
+  }
+  return const_cast<std::vector<T>&>(*list);  // every list is created here, non-const
+}
+template <class T>
+void appended(std::shared_ptr<const std::vector<T>>& list, T h) {
+  writable(list).push_back(std::move(h));
+}
+}  // namespace
+
+// The entries follow the header in the same allocation.
+class socket::handler_table {
+ public:
+  // An empty table with room for `capacity` entries and one reference.
+  static handler_table* create(std::size_t capacity) {
+    static_assert(sizeof(handler_table) % alignof(named_handler) == 0, "the entries follow the header");
+    void* mem = ::operator new(sizeof(handler_table) + capacity * sizeof(named_handler));
+    return new (mem) handler_table();
+  }
+  named_handler* begin() noexcept { return reinterpret_cast<named_handler*>(this + 1); }
+  named_handler* end() noexcept { return begin() + size_; }
+  bool shared() const noexcept { return refs_ > 1; }
+  // Constructs the next entry (the caller allocated room for it).
+  template <class E>
+  void push(E&& e) {
+    new (end()) named_handler(std::forward<E>(e));
+    ++size_;
+  }
+  void add_ref() noexcept { ++refs_; }
+  void release() noexcept {
+    if (--refs_ != 0) return;
+    for (auto& e : *this) e.~named_handler();
+    this->~handler_table();
+    ::operator delete(this);
+  }
+
+ private:
+  handler_table() = default;
+  std::uint32_t refs_ = 1;
+  std::uint32_t size_ = 0;
+};
+
+// A counted reference to a table (the socket's thread only, so the count is a plain integer).
+class socket::table_ref {
+ public:
+  explicit table_ref(handler_table* t, bool adopt = false) noexcept : t_(t) {
+    if (t_ && !adopt) t_->add_ref();
+  }
+  table_ref(const table_ref&) = delete;
+  table_ref& operator=(const table_ref&) = delete;
+  ~table_ref() {
+    if (t_) t_->release();
+  }
+  handler_table* get() const noexcept { return t_; }
+  handler_table* release() noexcept { return std::exchange(t_, nullptr); }
+
+ private:
+  handler_table* t_;
+};
+
+void socket::drop_handlers() noexcept {
+  if (auto* t = std::exchange(handlers_, nullptr)) t->release();
+}
+
+// Replaces the handler table by one with the entries `keep` accepts, plus `extra` if given.
+// The entries are moved when no dispatch holds the old table, else copied.
+template <class Keep>
+void socket::rebuild_handlers(Keep keep, named_handler* extra) {
+  std::size_t n = extra ? 1 : 0;
+  if (handlers_)
+    for (auto& e : *handlers_) n += keep(e) ? 1 : 0;
+  if (n == 0) return drop_handlers();
+  table_ref next(handler_table::create(n), true);  // freed, with what it holds, if a copy throws
+  if (handlers_) {
+    const bool shared = handlers_->shared();
+    for (auto& e : *handlers_) {
+      if (!keep(e)) continue;
+      if (shared) next.get()->push(e);
+      else next.get()->push(std::move(e));
+    }
+  }
+  if (extra) next.get()->push(std::move(*extra));
+  drop_handlers();
+  handlers_ = next.release();
+}
 
 socket& socket::on(std::string name, event_handler h) {
-  auto& slot = handlers_[std::move(name)];
-  auto next = slot ? std::make_shared<std::vector<event_handler>>(*slot) : std::make_shared<std::vector<event_handler>>();
-  next->push_back(std::move(h));
-  slot = std::move(next);
+  named_handler entry{std::move(name), std::move(h)};
+  rebuild_handlers([](const named_handler&) { return true; }, &entry);
   return *this;
 }
 
 socket& socket::off(std::string_view name) {
-  if (auto it = handlers_.find(name); it != handlers_.end()) handlers_.erase(it);
+  auto other = [&](const named_handler& e) { return e.name != name; };
+  if (!handlers_ || std::all_of(handlers_->begin(), handlers_->end(), other)) return *this;
+  rebuild_handlers(other, nullptr);
   return *this;
 }
 
-namespace {
-template <class T>
-std::shared_ptr<const std::vector<T>> appended(const std::shared_ptr<const std::vector<T>>& list, T h) {
-  auto next = list ? std::make_shared<std::vector<T>>(*list) : std::make_shared<std::vector<T>>();
-  next->push_back(std::move(h));
-  return next;
-}
-}  // namespace
-
 socket& socket::on_any(event_handler h) {
-  any_ = appended(any_, std::move(h));
+  appended(extras().any, std::move(h));
   return *this;
 }
 socket& socket::on_any_outgoing(outgoing_handler h) {
-  any_outgoing_ = appended(any_outgoing_, std::move(h));
+  appended(extras().any_outgoing, std::move(h));
   has_outgoing_.store(true, std::memory_order_release);
   return *this;
 }
 socket& socket::use(middleware mw) {
-  middlewares_ = appended(middlewares_, std::move(mw));
+  appended(extras().middlewares, std::move(mw));
   return *this;
 }
 socket& socket::on_error(error_handler h) {
-  error_handlers_.push_back(std::move(h));
+  extras().errors.push_back(std::move(h));
   return *this;
 }
 socket& socket::on_disconnecting(reason_handler h) {
-  disconnecting_.push_back(std::move(h));
+  extras().disconnecting.push_back(std::move(h));
   return *this;
 }
 socket& socket::on_disconnect(reason_handler h) {
-  disconnect_.push_back(std::move(h));
+  extras().disconnect.push_back(std::move(h));
   return *this;
+}
+
+const std::shared_ptr<const sio::handshake>& socket::shared_handshake() const noexcept {
+  std::call_once(handshake_once_, [this] {
+    auto hs = std::make_shared<sio::handshake>();
+    hs->auth = std::move(auth_);
+    hs->issued = issued_;
+    // The session outlives every connected socket's disconnection (which builds the handshake
+    // first), so it is gone only for a socket dropped without one (the server destroyed first).
+    if (auto session = client_->locked_session()) {
+      const auto& req = session->request();
+      hs->headers = req.headers;
+      hs->query = req.query;
+      hs->address = req.remote_address;
+      hs->url = req.url;
+      hs->time = req.time;
+      hs->secure = req.secure;
+      hs->xdomain = req.headers.contains("origin");
+    }
+    handshake_ = std::move(hs);
+  });
+  return handshake_;
 }
 
 broadcast_operator socket::to(std::string_view room) const { return broadcast().to(room); }
@@ -186,16 +316,17 @@ void socket::on_event(parser::packet& p, std::vector<binary>& attachments) {
     st->id = *p.id;
     ack = ack_fn(std::move(st));
   }
-  if (middlewares_ && !middlewares_->empty()) {
+  if (extras_ && extras_->middlewares && !extras_->middlewares->empty()) {
     auto ev = std::make_shared<event>(std::move(name), payload{std::move(arr), std::move(attachments)}, std::move(ack));
-    run_middlewares(std::move(ev), 0, middlewares_);
+    run_middlewares(std::move(ev), 0, extras_->middlewares);
     return;
   }
   event ev(std::move(name), payload{std::move(arr), std::move(attachments)}, std::move(ack));
   dispatch(ev);
 }
 
-void socket::run_middlewares(std::shared_ptr<event> ev, std::size_t i, handler_list<middleware> fns) {
+void socket::run_middlewares(std::shared_ptr<event> ev, std::size_t i,
+                             std::shared_ptr<const std::vector<middleware>> fns) {
   auto self = shared_from_this();
   (*fns)[i](*ev, next_fn([self, ev, i, fns, called = std::make_shared<std::atomic<bool>>(false)](
                              std::optional<middleware_error> err) mutable {
@@ -211,30 +342,36 @@ void socket::run_middlewares(std::shared_ptr<event> ev, std::size_t i, handler_l
 }
 
 void socket::report_error(const middleware_error& err) {
-  auto handlers = error_handlers_;
+  if (!extras_) return;
+  auto handlers = extras_->errors;
   for (auto& h : handlers) h(err);
 }
 
 void socket::dispatch(event& ev) {
   if (!connected()) return;  // the reference ignores packets received after disconnection
-  if (auto any = any_) {
-    for (auto& h : *any) h(ev);
+  if (extras_) {
+    if (auto any = extras_->any) {
+      for (auto& h : *any) h(ev);
+    }
   }
-  auto it = handlers_.find(ev.name());
-  if (it == handlers_.end()) return;
-  auto list = it->second;  // a snapshot: handlers may add or remove handlers
-  for (auto& h : *list) h(ev);
+  if (!handlers_) return;
+  table_ref list(handlers_);  // a snapshot: handlers may add or remove handlers
+  const auto name = ev.name();
+  for (auto& e : *list.get())
+    if (e.name == name) e.fn(ev);
 }
 
 void socket::on_ack(parser::packet& p, std::vector<binary>& attachments) {
   if (!p.id) return;
   pending_ack entry;
   {
-    std::lock_guard lock(acks_mutex_);
-    auto it = acks_.find(*p.id);
-    if (it == acks_.end()) return;  // unknown or already timed out: ignored, as the reference does
+    std::lock_guard lock(client_->mutex());
+    if (!acks_) return;
+    auto it = acks_->find(*p.id);
+    if (it == acks_->end()) return;  // unknown or already timed out: ignored, as the reference does
     entry = std::move(it->second);
-    acks_.erase(it);
+    acks_->erase(it);
+    if (acks_->empty()) acks_.reset();  // its buckets go too: most sockets wait for no ack
   }
   if (entry.timer) entry.timer->cancel();
   entry.target->on_response(payload{std::move(p.data.as_array()), std::move(attachments)});
@@ -243,8 +380,9 @@ void socket::on_ack(parser::packet& p, std::vector<binary>& attachments) {
 void socket::on_close(disconnect_reason why) {
   if (!connected()) return;
   auto self = shared_from_this();  // the namespace and the client drop theirs below
-  {
-    auto handlers = disconnecting_;
+  keep_handshake();  // while the session is there to build it from
+  if (extras_) {
+    auto handlers = extras_->disconnecting;
     for (auto& h : handlers) h(why);  // still in its rooms
   }
   // Marked before leaving the rooms, so a join racing from another thread cannot re-add it.
@@ -253,8 +391,8 @@ void socket::on_close(disconnect_reason why) {
   nsp_->remove(*this);
   client_->remove_socket(*this);
   fail_pending_acks();
-  {
-    auto handlers = std::move(disconnect_);
+  if (extras_) {
+    auto handlers = std::move(extras_->disconnect);
     for (auto& h : handlers) h(why);
   }
   // The handlers usually capture the socket: dropping them breaks the cycle.
@@ -262,14 +400,10 @@ void socket::on_close(disconnect_reason why) {
 }
 
 void socket::cleanup() {
-  handlers_.clear();
-  any_.reset();
-  any_outgoing_.reset();
+  drop_handlers();
   has_outgoing_.store(false);
-  middlewares_.reset();
-  error_handlers_.clear();
-  disconnecting_.clear();
-  disconnect_.clear();
+  // Moved out first: a handler's destructor may re-enter (say, register a handler).
+  auto extras = std::move(extras_);
 }
 
 void socket::disconnect(bool close) {
@@ -307,7 +441,8 @@ void socket::notify_outgoing(const outgoing_packet& p) {
     });
     return;
   }
-  auto list = any_outgoing_;
+  if (!extras_) return;
+  auto list = extras_->any_outgoing;
   if (!list || !p.packet.data.is_array()) return;
   const auto& arr = p.packet.data.as_array();
   if (arr.empty() || !arr.front().is_string()) return;
@@ -352,10 +487,13 @@ std::error_code socket::emit_packet_with_ack(outgoing_packet p, const broadcast_
 void socket::register_ack(std::uint64_t id, const broadcast_flags& flags, const std::shared_ptr<ack_collector>& c) {
   bool registered = false;
   {
-    std::lock_guard lock(acks_mutex_);
+    std::lock_guard lock(client_->mutex());
     // Checked under the lock that fail_pending_acks() takes: an ack registered after the socket
     // closed would never be answered nor failed.
-    if (connected()) registered = acks_.emplace(id, pending_ack{c, nullptr}).second;
+    if (connected()) {
+      if (!acks_) acks_ = std::make_unique<ack_map>();
+      registered = acks_->emplace(id, pending_ack{c, nullptr}).second;
+    }
   }
   if (!registered) return c->on_failure(error::disconnected);
   if (flags.timeout) arm_ack_timer(id, *flags.timeout);
@@ -368,37 +506,45 @@ void socket::arm_ack_timer(std::uint64_t id, std::chrono::milliseconds t) {
     return;
   }
   {
-    std::lock_guard lock(acks_mutex_);
-    if (!acks_.contains(id)) return;  // answered already
+    std::lock_guard lock(client_->mutex());
+    if (!acks_ || !acks_->contains(id)) return;  // answered already
   }
   auto timer = client_->session().start_timer(t, [w = weak_from_this(), id] {
     if (auto self = w.lock()) self->ack_timed_out(id);
   });
-  std::lock_guard lock(acks_mutex_);
-  if (auto it = acks_.find(id); it != acks_.end()) it->second.timer = std::move(timer);
-  else timer->cancel();
+  std::lock_guard lock(client_->mutex());
+  if (acks_) {
+    if (auto it = acks_->find(id); it != acks_->end()) {
+      it->second.timer = std::move(timer);
+      return;
+    }
+  }
+  timer->cancel();  // answered meanwhile
 }
 
 void socket::ack_timed_out(std::uint64_t id) {
   pending_ack entry;
   {
-    std::lock_guard lock(acks_mutex_);
-    auto it = acks_.find(id);
-    if (it == acks_.end()) return;
+    std::lock_guard lock(client_->mutex());
+    if (!acks_) return;
+    auto it = acks_->find(id);
+    if (it == acks_->end()) return;
     entry = std::move(it->second);
-    acks_.erase(it);
+    acks_->erase(it);
+    if (acks_->empty()) acks_.reset();  // its buckets go too: most sockets wait for no ack
   }
   if (entry.timer) entry.timer->cancel();
   entry.target->on_failure(error::timed_out);
 }
 
 void socket::fail_pending_acks() {
-  std::unordered_map<std::uint64_t, pending_ack> pending;
+  std::unique_ptr<ack_map> pending;
   {
-    std::lock_guard lock(acks_mutex_);
-    pending.swap(acks_);
+    std::lock_guard lock(client_->mutex());
+    pending = std::move(acks_);
   }
-  for (auto& [_, a] : pending) {
+  if (!pending) return;
+  for (auto& [_, a] : *pending) {
     if (a.timer) a.timer->cancel();
     a.target->on_failure(error::disconnected);
   }
@@ -417,7 +563,7 @@ void socket::send_ack(std::uint64_t id, payload p) {
 
 void socket::fetch_details(std::function<void(std::optional<socket_details>)> done) {
   if (!connected()) return done(std::nullopt);
-  auto snapshot = [this] { return socket_details{id_, handshake_, rooms(), data}; };
+  auto snapshot = [this] { return socket_details{id_, shared_handshake(), rooms(), data}; };
   if (client_->on_thread()) return done(snapshot());
   // If the session drops the posted function unrun (it closed), the guard still answers.
   struct guard {

@@ -102,14 +102,13 @@ class socket final : public local_socket, public std::enable_shared_from_this<so
     friend class namespace_;
     passkey() = default;
   };
-  socket(passkey, namespace_& nsp, std::shared_ptr<detail::client> c, socket_id id,
-         std::shared_ptr<const sio::handshake> hs);
+  socket(passkey, namespace_& nsp, std::shared_ptr<detail::client> c, socket_id id, boost::json::object auth);
   ~socket() override;
 
   // Its own random id (never the Engine.IO session id, which is a secret of the connection).
   const socket_id& id() const noexcept override { return id_; }
   namespace_& nsp() const noexcept { return *nsp_; }
-  const sio::handshake& handshake() const noexcept { return *handshake_; }
+  const sio::handshake& handshake() const noexcept { return *shared_handshake(); }
   bool connected() const noexcept override { return connected_.load(std::memory_order_acquire); }
   // For the application; socket's thread only (fetch_sockets() copies it there).
   boost::json::value data;
@@ -189,8 +188,18 @@ class socket final : public local_socket, public std::enable_shared_from_this<so
     std::shared_ptr<ack_collector> target;
     std::shared_ptr<eio::timer> timer;
   };
-  template <class T>
-  using handler_list = std::shared_ptr<const std::vector<T>>;  // copy-on-write: dispatch holds a snapshot
+  using ack_map = std::unordered_map<std::uint64_t, pending_ack>;
+  // The event handlers, in registration order: one exactly sized, reference-counted table per
+  // socket rather than a map of lists (a socket registers a handful, once). Copy-on-write:
+  // dispatch iterates a snapshot. Defined in socket.cpp; socket's thread only.
+  struct named_handler {
+    std::string name;
+    event_handler fn;
+  };
+  class handler_table;
+  class table_ref;
+  // The handlers most sockets never register, allocated on first use.
+  struct extra_handlers;
 
   // Session thread.
   void on_connect();
@@ -199,9 +208,19 @@ class socket final : public local_socket, public std::enable_shared_from_this<so
   void on_event(parser::packet& p, std::vector<binary>& attachments);
   void on_ack(parser::packet& p, std::vector<binary>& attachments);
   void dispatch(event& ev);
-  void run_middlewares(std::shared_ptr<event> ev, std::size_t i, handler_list<middleware> fns);
+  void run_middlewares(std::shared_ptr<event> ev, std::size_t i,
+                       std::shared_ptr<const std::vector<middleware>> fns);
   void report_error(const middleware_error& err);
   void cleanup();
+  extra_handlers& extras();
+  template <class Keep>
+  void rebuild_handlers(Keep keep, named_handler* extra);
+  void drop_handlers() noexcept;
+
+  // The handshake, built from the Engine.IO session's request on first use (or before the
+  // session can go away): an idle socket does not hold a copy of every header. Any thread.
+  const std::shared_ptr<const sio::handshake>& shared_handshake() const noexcept;
+  void keep_handshake() const noexcept { (void)shared_handshake(); }
 
   // Any thread.
   eio::send_result send_encoded(const encoded_packet& p, const broadcast_flags& flags);
@@ -218,20 +237,20 @@ class socket final : public local_socket, public std::enable_shared_from_this<so
   namespace_* nsp_;
   std::shared_ptr<detail::client> client_;
   socket_id id_;
-  std::shared_ptr<const sio::handshake> handshake_;
   std::atomic<bool> connected_{false};
   std::atomic<bool> has_outgoing_{false};
 
-  std::unordered_map<std::string, handler_list<event_handler>, detail::string_hash, std::equal_to<>> handlers_;
-  handler_list<event_handler> any_;
-  handler_list<outgoing_handler> any_outgoing_;
-  handler_list<middleware> middlewares_;
-  std::vector<error_handler> error_handlers_;
-  std::vector<reason_handler> disconnecting_;
-  std::vector<reason_handler> disconnect_;
+  mutable std::once_flag handshake_once_;
+  mutable std::shared_ptr<const sio::handshake> handshake_;
+  mutable boost::json::object auth_;  // the CONNECT payload, until the handshake is built
+  std::int64_t issued_;               // ms since the epoch
 
-  std::mutex acks_mutex_;  // acks are registered from broadcasting threads
-  std::unordered_map<std::uint64_t, pending_ack> acks_;
+  handler_table* handlers_ = nullptr;  // one reference; null when there is none
+  std::unique_ptr<extra_handlers> extras_;
+
+  // Acks are registered from broadcasting threads: guarded by the client's lock (the one that
+  // keeps a packet's frames together), allocated by the first emit_with_ack, freed when empty.
+  std::unique_ptr<ack_map> acks_;
 };
 
 }  // namespace sio

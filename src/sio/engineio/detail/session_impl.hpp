@@ -27,6 +27,12 @@ namespace asio = boost::asio;
 namespace ws = transport::ws;
 using tcp = asio::ip::tcp;
 
+// A session's timers and WebSocket socket are bound to its loop's executor type rather than
+// any_io_executor: 48 bytes less each, per connection.
+using loop_timer = asio::basic_waitable_timer<std::chrono::steady_clock, asio::wait_traits<std::chrono::steady_clock>,
+                                              asio::io_context::executor_type>;
+using loop_socket = asio::basic_stream_socket<tcp, asio::io_context::executor_type>;
+
 class session_impl;
 struct loop_state;
 
@@ -52,7 +58,8 @@ struct server_core : std::enable_shared_from_this<server_core> {
  private:
   mutable std::mutex mutex_;
   std::vector<std::unique_ptr<loop_state>> loops_;  // guarded by mutex_; a few entries
-  std::unordered_map<std::string, std::shared_ptr<session_impl>> sessions_;
+  // Keyed by a view of each session's own id (the map holds the session, so the view stays valid).
+  std::unordered_map<std::string_view, std::shared_ptr<session_impl>> sessions_;
   std::atomic<std::size_t> count_{0};
 };
 
@@ -97,8 +104,8 @@ class packet_queue {
 // One WebSocket connection of a session (the current transport, or an upgrade probe), after
 // the handshake: the socket (non-blocking), the frame reader, and the write state.
 struct ws_connection {
-  ws_connection(tcp::socket s, std::size_t max_message) : socket(std::move(s)), reader(max_message) {}
-  tcp::socket socket;
+  ws_connection(loop_socket s, std::size_t max_message) : socket(std::move(s)), reader(max_message) {}
+  loop_socket socket;
   ws::frame_reader reader;
   std::optional<ws::deflate_params> deflate;  // permessage-deflate, when agreed on
   std::size_t front_offset = 0;  // bytes of the queue's first packet already written
@@ -233,14 +240,14 @@ class session_impl final : public session {
 
   // polling
   std::shared_ptr<transport::http_connection> pending_get_;
-  std::optional<transport::request> pending_get_request_;
+  std::unique_ptr<transport::request> pending_get_request_;  // only while a GET is held
 
   // websocket (current transport, or the upgrade probe while polling is current)
   std::shared_ptr<ws_connection> ws_;
   std::uint64_t ws_generation_ = 0;
 
-  asio::steady_timer ping_timer_;
-  asio::steady_timer aux_timer_;  // upgrade timeout, or closing timeout
+  loop_timer ping_timer_;
+  loop_timer aux_timer_;  // upgrade timeout, or closing timeout
   bool awaiting_pong_ = false;
   bool linger_for_get_ = false;  // closed by the client; one late GET still gets its noop
 
@@ -252,6 +259,9 @@ class session_impl final : public session {
 
 // The open packet's data: {"sid","upgrades","pingInterval","pingTimeout","maxPayload"}.
 std::string handshake_data(const server_core& core, const std::string& id, bool websocket);
+
+// The socket of a WebSocket connection, rebound to the session's loop (`ctx`).
+loop_socket adopt_socket(asio::io_context& ctx, tcp::socket socket);
 
 // Random session and socket ids: 20 url-safe characters from 15 random bytes.
 std::string generate_id();

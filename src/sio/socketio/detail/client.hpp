@@ -2,13 +2,13 @@
 // The Socket.IO client: the state of one Engine.IO session (its sockets per namespace, the
 // partial binary packet, the connect timer). Private to the server. Lives on the session's
 // thread, except send(), which any thread may call.
-#include <map>
 #include <memory>
 #include <mutex>
-#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include <boost/container/small_vector.hpp>
 
 #include "sio/engineio/session.hpp"
 #include "sio/socketio/errors.hpp"
@@ -48,6 +48,8 @@ class client : public std::enable_shared_from_this<client> {
     auto s = session_.lock();
     return !closed_ && s && s->is_open();
   }
+  // Any thread. Null when the session is gone.
+  std::shared_ptr<eio::session> locked_session() const noexcept { return session_.lock(); }
   // Any thread. False when the session is gone.
   bool on_thread() const noexcept {
     auto s = session_.lock();
@@ -65,12 +67,21 @@ class client : public std::enable_shared_from_this<client> {
     if (auto s = session_.lock()) s->close(why);
   }
   server_core& server() noexcept { return server_; }
+  // The connection's lock: keeps a packet's frames together, and guards its sockets' ack tables.
+  std::recursive_mutex& mutex() noexcept { return send_mutex_; }
 
  private:
   void dispatch(parser::packet& p, std::vector<binary>& attachments);
   void dispatch_unguarded(parser::packet& p, std::vector<binary>& attachments);
   void connect(const std::string& nsp, boost::json::value auth);
   void close_sockets(disconnect_reason why);
+  std::shared_ptr<socket> find_socket(std::string_view nsp) const;
+
+  // A binary packet waiting for its attachments (allocated only while one is in progress).
+  struct pending_binary {
+    parser::packet packet;
+    std::vector<binary> attachments;
+  };
 
   server_core& server_;
   // Weak: the session owns the client (its context); sockets kept by the application must not
@@ -79,9 +90,9 @@ class client : public std::enable_shared_from_this<client> {
   eio::session* raw_;
   std::recursive_mutex send_mutex_;  // recursive: a send that closes the session may re-enter
   std::shared_ptr<eio::timer> connect_timer_;
-  std::map<std::string, std::shared_ptr<socket>, std::less<>> nsps_;
-  std::optional<parser::packet> pending_;  // a binary packet waiting for its attachments
-  std::vector<binary> pending_attachments_;
+  // One socket per namespace joined; usually one, held inline.
+  boost::container::small_vector<std::shared_ptr<socket>, 1> nsps_;
+  std::unique_ptr<pending_binary> pending_;
   bool closed_ = false;
 };
 
