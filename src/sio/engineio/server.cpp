@@ -59,13 +59,16 @@ namespace {
 handshake_request make_handshake_request(const transport::request& req, const std::string& remote) {
   handshake_request hr;
   hr.url = std::string(req.target());
+  hr.headers.reserve(static_cast<std::size_t>(std::distance(req.begin(), req.end())));  // exactly: no slack kept
   for (const auto& field : req) {
     std::string name(field.name_string());
     for (auto& ch : name) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
     hr.headers.emplace(std::move(name), std::string(field.value()));
   }
-  if (auto url = boost::urls::parse_origin_form(req.target()))
+  if (auto url = boost::urls::parse_origin_form(req.target())) {
+    hr.query.reserve(url->params().size());
     for (auto param : url->params()) hr.query.emplace(param.key, param.value);
+  }
   hr.remote_address = remote;
   hr.time = std::chrono::system_clock::now();
   return hr;

@@ -50,9 +50,12 @@ session_impl::session_impl(std::shared_ptr<server_core> core, asio::io_context& 
       ctx_(ctx),
       id_(std::move(id)),
       request_(std::move(req)),
-      loop_(core_->loop_for(ctx)),
-      ping_timer_(ctx),
-      aux_timer_(ctx) {}
+      loop_(core_->loop_for(ctx)) {}
+
+loop_timer& session_impl::aux_timer() {
+  if (!aux_timer_) aux_timer_ = std::make_unique<loop_timer>(ctx_);
+  return *aux_timer_;
+}
 
 session_impl::~session_impl() = default;
 
@@ -198,6 +201,8 @@ void loop_state::clear() {
   }
   dirty_.clear();
   outbox_.clear();
+  pings_.clear();
+  timeouts_.clear();
 }
 
 void loop_state::flush_all() {
@@ -283,24 +288,60 @@ void session_impl::on_opened() {
 
 void session_impl::schedule_ping() {
   awaiting_pong_ = false;
-  ping_timer_.expires_after(core_->opts.ping_interval);
-  ping_timer_.async_wait([self = self()](boost::system::error_code ec) {
-    if (ec || self->state_ != state::open) return;
-    self->enqueue({.type = packet_type::ping});
-    self->flush();
-    self->awaiting_pong_ = true;
+  loop_.add_heartbeat(self(), loop_state::beat::ping, std::chrono::steady_clock::now() + core_->opts.ping_interval,
+                      ++heartbeat_seq_);
+}
+
+void session_impl::on_heartbeat(loop_state::beat kind, std::uint32_t seq, std::chrono::steady_clock::time_point due) {
+  if (seq != heartbeat_seq_ || state_ != state::open) return;
+  if (kind == loop_state::beat::ping) {
+    enqueue({.type = packet_type::ping});
+    flush();
+    awaiting_pong_ = true;
     // Measured from when the ping was due, not from now, so that timeouts stay exact.
-    self->ping_timer_.expires_at(self->ping_timer_.expiry() + self->core_->opts.ping_timeout);
-    self->ping_timer_.async_wait([self](boost::system::error_code ec) {
-      if (ec || !self->awaiting_pong_) return;
-      self->finish_close(close_reason::ping_timeout, false);
-    });
+    loop_.add_heartbeat(self(), loop_state::beat::timeout, due + core_->opts.ping_timeout, ++heartbeat_seq_);
+  } else if (awaiting_pong_) {
+    finish_close(close_reason::ping_timeout, false);
+  }
+}
+
+void loop_state::add_heartbeat(const std::shared_ptr<session_impl>& s, beat kind, std::chrono::steady_clock::time_point due,
+                               std::uint32_t seq) {
+  (kind == beat::ping ? pings_ : timeouts_).push_back({s, due, seq});
+  if (due < heartbeat_armed_at_) arm_heartbeat_timer();
+}
+
+void loop_state::arm_heartbeat_timer() {
+  auto next = std::chrono::steady_clock::time_point::max();
+  if (!pings_.empty()) next = pings_.front().due;
+  if (!timeouts_.empty()) next = std::min(next, timeouts_.front().due);
+  heartbeat_armed_at_ = next;
+  if (next == std::chrono::steady_clock::time_point::max()) return;
+  if (!heartbeat_timer_) heartbeat_timer_ = std::make_unique<loop_timer>(ctx);
+  heartbeat_timer_->expires_at(next);  // cancels a wait for a later deadline
+  heartbeat_timer_->async_wait([this, hold = core.shared_from_this()](boost::system::error_code ec) {
+    if (!ec) on_heartbeat_timer();
   });
+}
+
+void loop_state::on_heartbeat_timer() {
+  auto now = std::chrono::steady_clock::now();
+  for (auto* list : {&pings_, &timeouts_}) {
+    auto kind = list == &pings_ ? beat::ping : beat::timeout;
+    while (!list->empty() && list->front().due <= now) {
+      auto entry = std::move(list->front());
+      list->pop_front();
+      if (auto s = entry.session.lock()) s->on_heartbeat(kind, entry.seq, entry.due);
+    }
+  }
+  if (pings_.empty()) pings_.shrink_to_fit();
+  if (timeouts_.empty()) timeouts_.shrink_to_fit();
+  arm_heartbeat_timer();
 }
 
 void session_impl::on_pong() {
   if (!awaiting_pong_) return;
-  schedule_ping();
+  schedule_ping();  // the pending timeout entry goes stale
 }
 
 // ---- incoming ----
@@ -366,7 +407,7 @@ void session_impl::on_poll_get(const std::shared_ptr<transport::http_connection>
   };
   if (linger_for_get_) {
     linger_for_get_ = false;
-    aux_timer_.cancel();
+    if (aux_timer_) aux_timer_->cancel();
     core_->remove(id_);
     auto res = transport::make_response(req, http::status::ok, "6", "text/plain; charset=UTF-8");
     transport::apply_cors(core_->opts.cors, req, res);
@@ -444,15 +485,15 @@ void session_impl::begin_forced_close(close_reason why) {
   state_ = state::closing;
   closing_reason_ = why;
   closed_.store(true, std::memory_order_release);
-  ping_timer_.cancel();
+  ++heartbeat_seq_;  // no more pings
   if (ws_ && ws_->is_probe) close_ws(std::move(ws_));
   if (upgraded()) {
     if (queue_.empty() && !ws_->writing) finish_close(why, false);
     return;  // do_ws_write finishes the close once the queue is drained
   }
   // The client's next GETs carry what is queued, then the close packet; but don't wait forever.
-  aux_timer_.expires_after(core_->opts.ping_interval + core_->opts.ping_timeout);
-  aux_timer_.async_wait([self = self(), why](boost::system::error_code ec) {
+  aux_timer().expires_after(core_->opts.ping_interval + core_->opts.ping_timeout);
+  aux_timer().async_wait([self = self(), why](boost::system::error_code ec) {
     if (!ec) self->finish_close(why, false);
   });
   if (pending_get_) poll_closing_step();
@@ -471,8 +512,8 @@ void session_impl::finish_close(close_reason why, bool client_initiated) {
   bool was_opened = state_ != state::opening;
   state_ = state::closed;
   closed_.store(true, std::memory_order_release);
-  ping_timer_.cancel();
-  aux_timer_.cancel();
+  ++heartbeat_seq_;  // no more pings
+  if (aux_timer_) aux_timer_->cancel();
   // A pending GET learns of the close: a noop when the client closed, else a close packet.
   bool get_answered = pending_get_ != nullptr;
   if (pending_get_) answer_pending_get(client_initiated ? packet_type::noop : packet_type::close);
@@ -484,8 +525,8 @@ void session_impl::finish_close(close_reason why, bool client_initiated) {
     // The client's close packet (POST) may overtake its own pending GET when the two arrive on
     // different loops: keep the sid a moment so that GET still gets its noop, not an error.
     linger_for_get_ = true;
-    aux_timer_.expires_after(std::chrono::milliseconds(500));
-    aux_timer_.async_wait([self = self()](boost::system::error_code) {
+    aux_timer().expires_after(std::chrono::milliseconds(500));
+    aux_timer().async_wait([self = self()](boost::system::error_code) {
       if (self->linger_for_get_) self->core_->remove(self->id_);
       self->linger_for_get_ = false;
     });

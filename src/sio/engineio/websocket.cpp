@@ -179,8 +179,8 @@ void session_impl::accept_websocket(std::shared_ptr<ws_connection> c, const tran
     if (!self->ws_ || self->ws_->generation != gen) return;
     if (ec) return self->on_ws_error(gen, ec);
     if (probe) {
-      self->aux_timer_.expires_after(self->core_->opts.upgrade_timeout);
-      self->aux_timer_.async_wait([self, gen](error_code ec) {
+      self->aux_timer().expires_after(self->core_->opts.upgrade_timeout);
+      self->aux_timer().async_wait([self, gen](error_code ec) {
         if (!ec && self->ws_ && self->ws_->generation == gen && self->ws_->is_probe) self->close_ws(std::move(self->ws_));
       });
     } else {
@@ -294,7 +294,7 @@ void session_impl::on_probe_frame(std::string_view text) {
 }
 
 void session_impl::finish_upgrade() {
-  aux_timer_.cancel();
+  if (aux_timer_) aux_timer_->cancel();
   ws_->is_probe = false;
   ws_->probed = false;
   if (pending_get_) {
@@ -412,7 +412,7 @@ void session_impl::on_ws_error(std::uint64_t generation, error_code error) {
   error_code ec;
   c->socket.close(ec);
   if (c->is_probe) {  // a failed upgrade leaves the session on polling
-    aux_timer_.cancel();
+    if (aux_timer_) aux_timer_->cancel();
     return;
   }
   bool peer_closed = error == asio::error::eof || error == asio::error::connection_reset;
@@ -423,7 +423,7 @@ void session_impl::end_ws(std::uint16_t close_code, close_reason why) {
   auto c = std::move(ws_);
   close_ws(c, close_code);
   if (c->is_probe) {  // a failed upgrade leaves the session on polling
-    aux_timer_.cancel();
+    if (aux_timer_) aux_timer_->cancel();
     return;
   }
   finish_close(why, false);

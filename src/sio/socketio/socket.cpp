@@ -250,8 +250,8 @@ const std::shared_ptr<const sio::handshake>& socket::shared_handshake() const no
     // first), so it is gone only for a socket dropped without one (the server destroyed first).
     if (auto session = client_->locked_session()) {
       const auto& req = session->request();
-      hs->headers = req.headers;
-      hs->query = req.query;
+      hs->headers.insert(req.headers.begin(), req.headers.end());
+      hs->query.insert(req.query.begin(), req.query.end());
       hs->address = req.remote_address;
       hs->url = req.url;
       hs->time = req.time;

@@ -141,7 +141,26 @@ struct loop_state {
   // Drops what is pending (the server is going away).
   void clear();
 
+  // Heartbeats. Every session of a loop has the same ping interval and timeout, so deadlines
+  // come in the order they are set: two FIFO lists and one timer per loop replace a timer (and
+  // its pending wait) per session. An entry whose sequence number the session has moved past
+  // is stale and skipped.
+  enum class beat { ping, timeout };
+  void add_heartbeat(const std::shared_ptr<session_impl>& s, beat kind, std::chrono::steady_clock::time_point due,
+                     std::uint32_t seq);
+
  private:
+  struct heartbeat_entry {
+    std::weak_ptr<session_impl> session;
+    std::chrono::steady_clock::time_point due;
+    std::uint32_t seq;
+  };
+  void arm_heartbeat_timer();
+  void on_heartbeat_timer();
+  std::deque<heartbeat_entry> pings_, timeouts_;
+  std::unique_ptr<loop_timer> heartbeat_timer_;
+  std::chrono::steady_clock::time_point heartbeat_armed_at_ = std::chrono::steady_clock::time_point::max();
+
   void take_batch(std::vector<inbox_item>& items);
   void drain_inbox();
   void flush_all();
@@ -196,6 +215,13 @@ class session_impl final : public session {
   // heartbeat
   void schedule_ping();
   void on_pong();
+  loop_timer& aux_timer();  // created on first use: most sessions never need it
+
+ public:
+  // From the loop's heartbeat list: the ping (or the pong timeout) set with `seq` is due.
+  void on_heartbeat(loop_state::beat kind, std::uint32_t seq, std::chrono::steady_clock::time_point due);
+
+ private:
 
   // polling
   void respond_poll(std::string body);
@@ -246,8 +272,8 @@ class session_impl final : public session {
   std::shared_ptr<ws_connection> ws_;
   std::uint64_t ws_generation_ = 0;
 
-  loop_timer ping_timer_;
-  loop_timer aux_timer_;  // upgrade timeout, or closing timeout
+  std::unique_ptr<loop_timer> aux_timer_;  // upgrade timeout, or closing timeout
+  std::uint32_t heartbeat_seq_ = 0;         // the heartbeat entry that counts; older ones are stale
   bool awaiting_pong_ = false;
   bool linger_for_get_ = false;  // closed by the client; one late GET still gets its noop
 
