@@ -7,6 +7,7 @@
 //     system call, and waits for writability only when the kernel's buffer is full.
 #include <array>
 
+#include <boost/asio/bind_allocator.hpp>
 #include <boost/asio/buffer.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/http/field.hpp>
@@ -22,6 +23,18 @@ using error_code = boost::system::error_code;
 namespace {
 
 constexpr char type_digits[] = "0123456";
+
+// Plain new/delete, for operations that stay pending for long.
+template <class T>
+struct exact_allocator {
+  using value_type = T;
+  exact_allocator() = default;
+  template <class U>
+  exact_allocator(const exact_allocator<U>&) noexcept {}
+  T* allocate(std::size_t n) { return static_cast<T*>(::operator new(n * sizeof(T))); }
+  void deallocate(T* p, std::size_t) noexcept { ::operator delete(p); }
+  friend bool operator==(const exact_allocator&, const exact_allocator&) noexcept { return true; }
+};
 
 // What the loop's sessions read into, one at a time: nothing is kept between reads.
 std::span<char> loop_read_buffer() {
@@ -200,11 +213,14 @@ void session_impl::accept_websocket(std::shared_ptr<ws_connection> c, const tran
 // ---- reading ----
 
 void session_impl::do_ws_read(const std::shared_ptr<ws_connection>& c) {
-  c->socket.async_wait(loop_socket::wait_read, [self = self(), c](error_code ec) {
-    if (!self->ws_current(*c)) return;
-    if (ec) return self->on_ws_error(c->generation, ec);
-    self->on_ws_readable(c);
-  });
+  // An idle connection's one pending operation: allocated at its own size rather than from
+  // Asio's per-thread cache, which would hand it whatever larger block was freed last.
+  c->socket.async_wait(loop_socket::wait_read,
+                       asio::bind_allocator(exact_allocator<void>{}, [self = self(), c](error_code ec) {
+                         if (!self->ws_current(*c)) return;
+                         if (ec) return self->on_ws_error(c->generation, ec);
+                         self->on_ws_readable(c);
+                       }));
 }
 
 void session_impl::on_ws_readable(const std::shared_ptr<ws_connection>& c) {
