@@ -5,7 +5,7 @@
 #
 #   scripts/bench.sh                          # every scenario, once (about 10 minutes)
 #   scripts/bench.sh --repeat 3               # three runs per server and case: the spread
-#   scripts/bench.sh --scenario fanout,echo   # connect, idle, fanout, echo, chat
+#   scripts/bench.sh --scenario fanout,echo   # connect, idle, fanout, echo, scaling, chat
 #   scripts/bench.sh --smoke                  # CI: tiny sizes, both servers, seconds
 #
 # Every other option goes to the load generator (build-bench/bench/loadgen --help): sizes,
