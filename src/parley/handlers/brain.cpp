@@ -179,12 +179,28 @@ void brain::lookup(const std::string& id, std::function<void(lookup_result)> don
 }
 
 bool brain::may_access(const std::optional<conversation>& c, const std::string& user_id) {
-  if (!c || !c->is_private) return true;
-  return std::binary_search(c->member_ids.begin(), c->member_ids.end(), user_id) ||
-         std::find(c->member_ids.begin(), c->member_ids.end(), user_id) != c->member_ids.end();
+  return !c || may_access(*c, user_id);
+}
+
+bool brain::may_access(const conversation& c, const std::string& user_id) {
+  if (!c.is_private) return true;
+  return std::binary_search(c.member_ids.begin(), c.member_ids.end(), user_id) ||
+         std::find(c.member_ids.begin(), c.member_ids.end(), user_id) != c.member_ids.end();
 }
 
 void brain::with_access(const std::string& id, std::string user_id, sio::ack_fn ack, std::function<void()> then) {
+  // A cached conversation (every message after a conversation's first): decided here, on the
+  // caller's thread, without copying the conversation.
+  std::shared_ptr<const conversation> cached;
+  {
+    std::lock_guard lock(cache_mutex_);
+    if (auto it = cache_.find(id); it != cache_.end()) cached = it->second;
+  }
+  if (cached) {
+    if (!may_access(*cached, user_id))
+      return ack(ev::error_ack(ev::code::forbidden, "not a member of this private conversation"));
+    return then();
+  }
   lookup(id, [user_id = std::move(user_id), ack = std::move(ack), then = std::move(then)](lookup_result r) {
     if (!r) return ack(ev::error_ack(to_error(r.error(), "conversation")));
     if (!may_access(*r, user_id))

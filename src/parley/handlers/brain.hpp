@@ -95,6 +95,7 @@ class brain {
   void evict_non_members(const conversation& c, std::function<void()> then);
   // Access to a conversation: FORBIDDEN when private and the user is not a member.
   static bool may_access(const std::optional<conversation>& c, const std::string& user_id);
+  static bool may_access(const conversation& c, const std::string& user_id);
   // Looks `id` up and calls `then` when `user_id` may use it; otherwise acks the error.
   void with_access(const std::string& id, std::string user_id, sio::ack_fn ack, std::function<void()> then);
   // A conversation id a client may use (not a per-user or per-socket room).

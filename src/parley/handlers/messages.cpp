@@ -64,16 +64,20 @@ void brain::message_send(const std::shared_ptr<session>& ss, sio::event& e) {
   if (auto err = check_conversation_id(req->conversationId)) return e.ack(ev::error_ack(*err));
   const std::string id = req->conversationId;  // not req->...: the lambda below moves req
   with_access(id, ss->user_id, e.ack_callback(), [this, ss, req = std::move(*req), ack = e.ack_callback()]() mutable {
+    // Everyone in the conversation's room but the sending socket.
+    auto deliver = [ss](const ev::message& msg) { ss->socket->to(msg.conversationId).emit<ev::message_new>(msg); };
+    if (req.attachments.empty()) {  // the common case: straight to the store
+      new_message m{std::move(req.conversationId), ss->user_id, std::move(req.content), now_ms(),
+                    std::move(req.clientMessageId), {}};
+      return store_and_deliver(std::move(m), std::move(ack), deliver);
+    }
     auto attachments = std::move(req.attachments);
     resolve_attachments(std::move(attachments), ss->user_id,
-                        [this, ss, req = std::move(req), ack](sio::result<std::vector<std::string>> ids) mutable {
+                        [this, ss, req = std::move(req), ack, deliver](sio::result<std::vector<std::string>> ids) mutable {
       if (!ids) return ack(ev::error_ack(ev::code::internal, "the attachment could not be stored"));
       new_message m{req.conversationId, ss->user_id, std::move(req.content), now_ms(), std::move(req.clientMessageId),
                     std::move(*ids)};
-      // Everyone in the conversation's room but the sending socket.
-      store_and_deliver(std::move(m), ack, [ss](const ev::message& msg) {
-        ss->socket->to(msg.conversationId).emit<ev::message_new>(msg);
-      });
+      store_and_deliver(std::move(m), ack, deliver);
     });
   });
 }

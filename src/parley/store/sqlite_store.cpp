@@ -1,43 +1,62 @@
 // The embedded store: SQLite in WAL mode.
 //
 // Threads. One writer thread owns the write connection. Writes are queued to it; it takes every
-// write queued (up to max_batch), runs them in ONE transaction, each inside its own SAVEPOINT
-// (so a write that fails, e.g. an attachment that does not exist, undoes only itself), commits
-// once, and only then runs their callbacks: group commit, so the commit's cost (an fsync with
-// synchronous=FULL) is paid once per batch and not once per message. A small pool of reader
-// threads, each with its own read-only connection, serves reads; in WAL mode readers see the last
-// committed state and neither wait for the writer nor block it.
+// write queued (up to max_batch), runs them in ONE transaction and commits once: group commit, so
+// the commit's cost (an fsync) is paid once per batch and not once per message. Under a steady
+// stream of writes a sync thread takes over the fsync and the callbacks of each batch, so that
+// the writer runs the next batch meanwhile (writer_loop explains when). A checkpoint thread
+// copies the WAL into the database off the commit path (see after_commit). A small pool of
+// reader threads, each with its own read-only connection, serves reads; in WAL mode readers see
+// the last committed state and neither wait for the writer nor block it.
 //
 // Durability. What the service promises is "a message acknowledged is in history after the
 // process is killed (SIGKILL) and restarted". In WAL mode a commit has reached the OS (write(2)
 // of the WAL frames) before COMMIT returns, with synchronous=NORMAL as with FULL, so a process
-// kill cannot lose it (tests/unit/parley_store_test.cpp kills a writer to check both); NORMAL
-// only defers the fsync to checkpoints, which matters for a power loss or a kernel crash.
-// FULL fsyncs the WAL at every commit, and group commit makes that one fsync per batch.
+// kill cannot lose it (tests/unit/parley_store_test.cpp kills a writer to check both).
+// power_loss (the default) also survives a power loss or a kernel crash: no write is
+// acknowledged before the WAL frames of its commit are on the disk. SQLite's FULL would fsync
+// inside COMMIT, on the writer; instead the writer commits with NORMAL and then the store
+// fdatasyncs the WAL file (its own descriptor: fdatasync syncs the file, whatever descriptor
+// wrote it, so every frame written before the call) before calling back. NORMAL keeps SQLite's own syncs where consistency needs them (the WAL before a
+// checkpoint copies it, the database after, the WAL header when it restarts), and the WAL's
+// directory entry is synced once at open. So an acknowledgement means what FULL's means, and a
+// failed fdatasync makes the store refuse every write from then on (unavailable) rather than
+// acknowledge anything in doubt. sqlite_tuning::pipelined_sync = false is SQLite's FULL.
 // Measured (bench/store/store_bench.cpp, ext4 on a virtio disk, 2 shared cores; fsync took
-// 0.15-4 ms depending on the neighbours' load), messages per second, NORMAL -> FULL:
+// 0.15-4 ms depending on the neighbours' load; with SQLite's FULL, before the sync thread: the
+// group-commit figures are of the same order with it), messages per second, NORMAL -> FULL:
 //   1 sender, 1 in flight:  5.5k-25k -> 0.34k-6.5k   (FULL adds one fsync to each ack)
 //   16 concurrent senders:  27k-44k  -> 14k-26k      (~10 messages per commit)
 //   64 concurrent senders:  37k-56k  -> 23k-45k      (~35 per commit)
 //   256 concurrent senders: 52k-58k  -> 39k-58k      (~200 per commit)
-// The cost of FULL is one fsync of latency per acknowledgement (milliseconds at worst, not
-// perceptible in a chat) and its throughput grows with load, far above what one chat node
-// receives; in exchange an acknowledged message survives a power loss too. So FULL is the
-// default (sqlite_tuning::durability); NORMAL is there for slow disks that favour latency.
+// The cost of power_loss is one fsync of latency per acknowledgement (milliseconds at worst,
+// not perceptible in a chat) and its throughput grows with load, far above what one chat node
+// receives; in exchange an acknowledged message survives a power loss too. So it is the
+// default (sqlite_tuning::durability); process_crash is there for slow disks that favour
+// latency.
 //
 // Dialect. Everything SQLite-specific (PRAGMAs, ON CONFLICT DO NOTHING, AUTOINCREMENT,
 // WITHOUT ROWID, user_version migrations) stays in this file and in detail/.
 #include "parley/store/sqlite_store.hpp"
 
+#include <fcntl.h>
+#include <sqlite3.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <atomic>
+#include <cerrno>
 #include <condition_variable>
+#include <cstddef>
+#include <cstdio>
+#include <cstring>
 #include <deque>
 #include <limits>
 #include <mutex>
 #include <random>
 #include <stdexcept>
 #include <thread>
+#include <unordered_set>
 #include <utility>
 
 #include "parley/store/detail/schema.hpp"
@@ -245,7 +264,24 @@ result<conversation> do_direct_conversation(connection& db, const std::string& a
   return std::move(*c);
 }
 
-result<insert_result> do_insert_message(connection& db, const new_message& m) {
+// Conversation ids the writer has seen in the database. Conversations are never deleted, so a
+// hit saves the existence query of every message; the writer clears it whenever a transaction
+// is lost (a row it saw may have been rolled back with it). Writer thread only.
+class known_conversations {
+ public:
+  bool contains(const std::string& id) const { return ids_.find(id) != ids_.end(); }
+  void add(const std::string& id) {
+    if (ids_.size() >= 100'000) ids_.clear();  // a bound, not an LRU: a miss costs one query
+    ids_.insert(id);
+  }
+  void clear() { ids_.clear(); }
+
+ private:
+  std::unordered_set<std::string> ids_;
+};
+
+result<insert_result> do_insert_message(connection& db, const new_message& m,
+                                        known_conversations& known) {
   if (m.client_message_id) {
     auto s = db.prepare("SELECT seq FROM messages WHERE sender_id = ?1 AND client_message_id = ?2");
     s.bind(1, m.sender_id).bind(2, *m.client_message_id);
@@ -256,7 +292,10 @@ result<insert_result> do_insert_message(connection& db, const new_message& m) {
     }
   }
 
-  if (!conversation_exists(db, m.conversation_id)) {
+  if (known.contains(m.conversation_id)) {
+  } else if (conversation_exists(db, m.conversation_id)) {
+    known.add(m.conversation_id);
+  } else {
     // A public conversation needs no create: its first message creates it (no creator, no
     // members), as a Socket.IO room exists once joined. Direct conversations are made only by
     // direct_conversation.
@@ -437,8 +476,10 @@ class sqlite_store final : public store {
         std::move(done));
   }
   void insert_message(new_message m, callback<insert_result> done) override {
-    write<insert_result>([m = std::move(m)](connection& db) { return do_insert_message(db, m); },
-                         std::move(done));
+    // known_ belongs to the writer thread, where this runs.
+    write<insert_result>(
+        [this, m = std::move(m)](connection& db) { return do_insert_message(db, m, known_); },
+        std::move(done));
   }
   void history(std::string conversation_id, std::optional<std::string> before, int limit,
                callback<std::vector<stored_message>> done) override {
@@ -481,19 +522,24 @@ class sqlite_store final : public store {
     s.transactions = transactions_.load();
     s.writes = writes_.load();
     s.largest_batch = largest_batch_.load();
+    s.wal_syncs = wal_syncs_.load();
+    s.handed_over = handed_over_.load();
+    s.checkpoints = checkpoints_.load();
+    s.writer_checkpoints = writer_checkpoints_.load();
     s.migrations_applied = migrations_applied_;
     s.schema_version = store_detail::latest_schema_version();
     return s;
   }
 
  private:
-  // A queued write: run inside the batch transaction, completed after the commit.
+  // A queued write: run inside a transaction, completed once that transaction is durable.
   struct write_op {
     virtual ~write_op() = default;
     virtual bool run(connection& db) noexcept = 0;  // false: undo this write's changes
     virtual void lose() noexcept = 0;               // its transaction did not commit
     virtual void complete() noexcept = 0;           // calls back with the result
   };
+  using op_ptr = std::unique_ptr<write_op>;
 
   template <class T>
   struct typed_write_op final : write_op {
@@ -537,15 +583,19 @@ class sqlite_store final : public store {
   template <class T, class F>
   void write(F work, callback<T> done) {
     auto op = std::make_unique<typed_write_op<T>>(std::move(work), std::move(done));
+    bool wake = false;
     {
       std::lock_guard lk(wmu_);
       if (!wclosing_) {
+        // The writer takes every write queued once it runs; woken only when it may commit
+        // (otherwise whoever ends the wait wakes it).
+        wake = wq_.empty() && writer_waiting_ && may_commit();
         wq_.push_back(std::move(op));
         op = nullptr;
       }
     }
     if (!op) {
-      wcv_.notify_one();
+      if (wake) wcv_.notify_one();
       return;
     }
     fail_later(std::move(op->done));
@@ -591,21 +641,62 @@ class sqlite_store final : public store {
     rcv_.notify_one();
   }
 
+  // Writer thread.
   void writer_loop();
-  void run_batch(std::vector<std::unique_ptr<write_op>>& batch);
+  void run_batch(std::vector<op_ptr>& batch);
+  void finish(std::vector<op_ptr>& batch);
+  void after_commit();
+  // The writer may commit (under wmu_): no fsync running, no committed batch waiting for one.
+  bool may_commit() const { return !syncing_ && committed_.empty(); }
+  static int on_wal_commit(void* self, sqlite3* db, const char* name, int frames) noexcept;
+  // Sync thread (and the writer, see finish).
+  void sync_loop();
+  void sync_wal(std::vector<op_ptr>& batch);
+  // Checkpoint thread.
+  void checkpoint_loop(std::unique_ptr<connection> db);
+  // Reader threads.
   void reader_loop(std::unique_ptr<connection> db);
   bool on_store_thread() const;
 
   const std::size_t max_batch_;
+  // power_loss with pipelined_sync: the store fdatasyncs the WAL after COMMIT (see finish).
+  const bool pipelined_;
+  const std::size_t checkpoint_frames_;
+  const std::size_t wal_restart_frames_;
   int migrations_applied_ = 0;
 
-  // The writer. wconn_ belongs to the writer thread once it runs.
+  // The writer. wconn_ and the fields below it belong to the writer thread once it runs.
   std::unique_ptr<connection> wconn_;
+  known_conversations known_;
+  std::size_t wal_frames_ = 0;        // frames in the WAL after the last commit (the WAL hook)
+  std::size_t checkpoint_mark_ = 0;   // wal_frames_ when the last checkpoint was asked for
+  std::size_t restart_mark_ = 0;      // the writer finishes a checkpoint past this many frames
+
+  // Writes: queued (wq_) -> run and committed by the writer -> fdatasync'ed and called back by
+  // the writer or, handed over (committed_), by the sync thread. All under wmu_.
   std::mutex wmu_;
-  std::condition_variable wcv_;
-  std::deque<std::unique_ptr<write_op>> wq_;
-  bool wclosing_ = false;  // no more writes are queued; the writer drains and closes
+  std::condition_variable wcv_;  // the writer waits: writes queued and may_commit(), closing
+  std::condition_variable scv_;  // the sync thread waits: a committed batch, the writer done
+  std::deque<op_ptr> wq_;
+  std::vector<op_ptr> committed_;
+  bool writer_waiting_ = false;
+  bool sync_idle_ = true;    // the sync thread waits for a batch
+  bool syncing_ = false;     // the sync thread runs an fdatasync
+  bool busy_ = false;        // writes arrive faster than an fsync: the sync thread takes part
+  bool wclosing_ = false;    // no more writes are queued; the writer drains and closes
+  bool writer_done_ = false; // the writer has committed and handed over its last write
   std::thread writer_;
+  std::thread syncer_;
+  int wal_fd_ = -1;          // the WAL file, fdatasync'ed by the sync thread (pipelined_sync)
+  std::atomic<bool> broken_{false};  // an fdatasync failed: nothing is acknowledged any more
+
+  // The checkpoint thread.
+  std::mutex cmu_;
+  std::condition_variable ccv_;
+  bool checkpoint_wanted_ = false;
+  bool checkpoint_stop_ = false;
+  std::atomic<bool> checkpointing_{false};
+  std::thread checkpointer_;
 
   // The readers. After close they stay up (without connections) to answer unavailable.
   std::mutex rmu_;
@@ -613,7 +704,7 @@ class sqlite_store final : public store {
   std::condition_variable rclosed_cv_;
   std::deque<read_task> rq_;
   std::size_t rq_db_ = 0;      // queued tasks that need a connection
-  bool rclosing_ = false;      // set by the writer once it has closed: readers close too
+  bool rclosing_ = false;      // set once writes are closed: readers close too
   bool stopping_ = false;      // the destructor: readers exit once the queue is empty
   std::size_t readers_open_ = 0;
   std::vector<std::thread> readers_;
@@ -624,11 +715,34 @@ class sqlite_store final : public store {
   std::atomic<std::uint64_t> transactions_{0};
   std::atomic<std::uint64_t> writes_{0};
   std::atomic<std::uint64_t> largest_batch_{0};
+  std::atomic<std::uint64_t> wal_syncs_{0};
+  std::atomic<std::uint64_t> handed_over_{0};
+  std::atomic<std::uint64_t> checkpoints_{0};
+  std::atomic<std::uint64_t> writer_checkpoints_{0};
 };
 
+// Makes the directory entry of `file` durable (a file just created is not, until its directory
+// is synced). Throws on failure.
+void sync_directory_of(const std::string& file) {
+  auto slash = file.rfind('/');
+  const std::string dir = slash == std::string::npos ? "." : (slash == 0 ? "/" : file.substr(0, slash));
+  const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) throw std::runtime_error("cannot open directory " + dir + ": " + std::strerror(errno));
+  const int rc = ::fsync(fd);
+  const int e = errno;
+  ::close(fd);
+  if (rc != 0) throw std::runtime_error("cannot sync directory " + dir + ": " + std::strerror(e));
+}
+
 sqlite_store::sqlite_store(const sqlite_options& opts, const sqlite_tuning& tuning)
-    : max_batch_(std::max<std::size_t>(opts.max_batch, 1)) {
+    : max_batch_(std::max<std::size_t>(opts.max_batch, 1)),
+      pipelined_(tuning.durability == sqlite_durability::power_loss && tuning.pipelined_sync),
+      checkpoint_frames_(std::max<std::size_t>(tuning.checkpoint_frames, 1)),
+      wal_restart_frames_(std::max(tuning.wal_restart_frames, checkpoint_frames_)),
+      restart_mark_(wal_restart_frames_) {
+  const bool power_loss = tuning.durability == sqlite_durability::power_loss;
   std::vector<std::unique_ptr<connection>> reader_conns;
+  std::unique_ptr<connection> ckpt_conn;
   try {
     store_detail::open_options wo;
     wo.create = true;
@@ -638,9 +752,40 @@ sqlite_store::sqlite_store(const sqlite_options& opts, const sqlite_tuning& tuni
     // writer.
     const std::string mode = wconn_->query_text("PRAGMA journal_mode = WAL");
     if (mode != "wal") throw std::runtime_error("cannot use WAL mode (journal_mode is " + mode + ")");
-    wconn_->exec(tuning.durability == sqlite_durability::power_loss ? "PRAGMA synchronous = FULL"
-                                                                     : "PRAGMA synchronous = NORMAL");
+    // FULL only when SQLite itself is to fsync at each commit; otherwise NORMAL (and, for
+    // power_loss, the sync thread's fdatasync before any acknowledgement).
+    wconn_->exec(power_loss && !pipelined_ ? "PRAGMA synchronous = FULL"
+                                           : "PRAGMA synchronous = NORMAL");
+    // The WAL file keeps its size between restarts (overwriting is cheaper to sync than
+    // appending) but is truncated when a burst made it much larger than usual.
+    const auto page_size = std::stoull(wconn_->query_text("PRAGMA page_size"));
+    char limit[64];
+    std::snprintf(limit, sizeof limit, "PRAGMA journal_size_limit = %llu",
+                  static_cast<unsigned long long>(wal_restart_frames_ * 2 * (page_size + 24)));
+    wconn_->exec(limit);
+    wconn_->exec("PRAGMA cache_size = -16000");  // KiB: the hot index pages stay in memory
     migrations_applied_ = store_detail::migrate(*wconn_);
+    // Replaces the automatic checkpoint (it ran inside COMMIT, on the writer thread): after each
+    // commit the hook only records the WAL's size; after_commit() decides.
+    sqlite3_wal_hook(wconn_->handle(), &sqlite_store::on_wal_commit, this);
+
+    if (pipelined_) {
+      // The WAL exists once a connection in WAL mode has read (migrate did). fdatasync through
+      // another descriptor syncs the same file: it covers every frame written before the call.
+      const char* wal = sqlite3_filename_wal(sqlite3_db_filename(wconn_->handle(), "main"));
+      if (!wal || !*wal) throw std::runtime_error("no WAL file name");
+      wal_fd_ = ::open(wal, O_RDWR | O_CLOEXEC);
+      if (wal_fd_ < 0)
+        throw std::runtime_error(std::string("cannot open the WAL file: ") + std::strerror(errno));
+      // SQLite (synchronous=NORMAL) does not sync the directory of a WAL it created.
+      sync_directory_of(wal);
+    }
+
+    store_detail::open_options co;
+    co.busy_timeout = opts.busy_timeout;
+    ckpt_conn = std::make_unique<connection>(opts.path, co);
+    // A checkpoint syncs the WAL before copying it into the database and the database after.
+    ckpt_conn->exec("PRAGMA synchronous = NORMAL");
 
     store_detail::open_options ro;
     ro.read_only = true;
@@ -648,11 +793,17 @@ sqlite_store::sqlite_store(const sqlite_options& opts, const sqlite_tuning& tuni
     for (std::size_t i = 0; i < std::max<std::size_t>(tuning.read_connections, 1); ++i)
       reader_conns.push_back(std::make_unique<connection>(opts.path, ro));
   } catch (const std::exception& e) {
+    if (wal_fd_ >= 0) ::close(wal_fd_);
     throw std::runtime_error("cannot open the SQLite database '" + opts.path + "': " + e.what());
   }
 
   readers_open_ = reader_conns.size();
   try {
+    checkpointer_ =
+        std::thread([this, c = std::move(ckpt_conn)]() mutable { checkpoint_loop(std::move(c)); });
+    thread_ids_.push_back(checkpointer_.get_id());
+    syncer_ = std::thread([this] { sync_loop(); });
+    thread_ids_.push_back(syncer_.get_id());
     writer_ = std::thread([this] { writer_loop(); });
     thread_ids_.push_back(writer_.get_id());
     for (auto& c : reader_conns) {
@@ -661,19 +812,35 @@ sqlite_store::sqlite_store(const sqlite_options& opts, const sqlite_tuning& tuni
     }
   } catch (...) {
     // Not every thread started: stop those that did (the unstarted readers' connections close
-    // with reader_conns).
+    // with reader_conns). The writer, once it stops, stops the checkpoint and sync threads.
     {
       std::lock_guard lk(wmu_);
       wclosing_ = true;
     }
     wcv_.notify_all();
-    if (writer_.joinable()) writer_.join();
+    if (writer_.joinable()) {
+      writer_.join();
+    } else {
+      {
+        std::lock_guard lk(cmu_);
+        checkpoint_stop_ = true;
+      }
+      ccv_.notify_all();
+      if (checkpointer_.joinable()) checkpointer_.join();
+      {
+        std::lock_guard lk(wmu_);
+        writer_done_ = true;
+      }
+      scv_.notify_all();
+    }
+    if (syncer_.joinable()) syncer_.join();
     {
       std::lock_guard lk(rmu_);
       rclosing_ = stopping_ = true;
     }
     rcv_.notify_all();
     for (auto& t : readers_) t.join();
+    if (wal_fd_ >= 0) ::close(wal_fd_);
     throw;
   }
 }
@@ -702,23 +869,40 @@ void sqlite_store::close() {
   }
   wcv_.notify_all();
   // From a callback, the store cannot wait for its own threads: they finish closing by
-  // themselves (the writer drains, closes, then tells the readers to close).
+  // themselves (the writer drains, closes, the sync thread acknowledges the rest, then tells the
+  // readers to close).
   if (on_store_thread()) return;
   std::lock_guard close_lk(close_mu_);
   if (writer_.joinable()) writer_.join();
+  if (syncer_.joinable()) syncer_.join();
   std::unique_lock lk(rmu_);
   rclosed_cv_.wait(lk, [&] { return readers_open_ == 0; });
 }
 
+// Group commit. The writer takes every write queued (up to max_batch), runs them in ONE
+// transaction, each inside its own SAVEPOINT (so a write that fails, e.g. an attachment that does
+// not exist, undoes only itself), and commits once. Then the batch must become durable (the
+// fdatasync of pipelined sync) and be called back, in commit order, by one of two threads:
+// - the writer itself, when the sync thread is idle and writes do not arrive faster than an
+//   fsync: a quiet store costs one thread wake-up per batch, as a single writer would;
+// - the sync thread, once writes did queue up during the writer's last fsync ("busy"): the
+//   writer hands the batch over and, as soon as that fsync returns, runs the writes that queued
+//   meanwhile and commits them while the sync thread calls the previous batch back. The
+//   sync thread's next fsync starts right after, so the cycle is the fsync plus the longer of
+//   calling back and running the next batch, instead of their sum.
+// The writer commits only when no fsync is running and no committed batch waits for one: a
+// commit made then would only wait for the next fsync, and the writes of a whole fsync cycle
+// then share one commit and one fsync. busy ends when an fsync finds no write waiting.
 void sqlite_store::writer_loop() {
-  std::vector<std::unique_ptr<write_op>> batch;
+  std::vector<op_ptr> batch;
   batch.reserve(std::min<std::size_t>(max_batch_, 4096));
   for (;;) {
     {
       std::unique_lock lk(wmu_);
-      wcv_.wait(lk, [&] { return !wq_.empty() || wclosing_; });
+      writer_waiting_ = true;
+      wcv_.wait(lk, [&] { return (!wq_.empty() && may_commit()) || (wclosing_ && wq_.empty()); });
+      writer_waiting_ = false;
       if (wq_.empty()) break;  // closing, and everything queued is done
-      // Group commit: everything that queued up while the last batch committed goes together.
       const std::size_t n = std::min(wq_.size(), max_batch_);
       for (std::size_t i = 0; i < n; ++i) {
         batch.push_back(std::move(wq_.front()));
@@ -730,23 +914,32 @@ void sqlite_store::writer_loop() {
     std::uint64_t largest = largest_batch_.load();
     while (batch.size() > largest && !largest_batch_.compare_exchange_weak(largest, batch.size())) {
     }
-    // Only now, after the commit, does anyone hear about these writes.
-    for (auto& op : batch) op->complete();
-    batch.clear();
+    after_commit();
+    finish(batch);
   }
+
+  {
+    std::lock_guard lk(cmu_);
+    checkpoint_stop_ = true;
+  }
+  ccv_.notify_all();
+  if (checkpointer_.joinable()) checkpointer_.join();
   wconn_.reset();
   {
-    std::lock_guard lk(rmu_);
-    rclosing_ = true;
+    std::lock_guard lk(wmu_);
+    writer_done_ = true;
   }
-  rcv_.notify_all();
+  scv_.notify_all();
 }
 
-void sqlite_store::run_batch(std::vector<std::unique_ptr<write_op>>& batch) {
+// Runs the batch in one transaction and commits it; the writes of a transaction that is lost are
+// marked so (lose) and the rest go in a new one.
+void sqlite_store::run_batch(std::vector<op_ptr>& batch) {
   connection& db = *wconn_;
   std::size_t first = 0;  // the first write of the current transaction
   auto lose = [&](std::size_t from, std::size_t to) {
     for (std::size_t j = from; j < to; ++j) batch[j]->lose();
+    if (from < to) known_.clear();  // a conversation it saw may have been rolled back
   };
   auto rollback = [&] {
     if (!db.in_transaction()) return;
@@ -757,18 +950,18 @@ void sqlite_store::run_batch(std::vector<std::unique_ptr<write_op>>& batch) {
   };
   auto begin = [&]() -> bool {
     try {
+      if (broken_.load()) return false;
       // IMMEDIATE: take the write lock now (waiting out another process up to busy_timeout)
       // rather than fail halfway through the batch.
       db.prepare("BEGIN IMMEDIATE").run();
       return true;
     } catch (const std::exception&) {
       rollback();
-      lose(first, batch.size());
       return false;
     }
   };
 
-  if (!begin()) return;
+  if (!begin()) return lose(first, batch.size());
   for (std::size_t i = 0; i < batch.size(); ++i) {
     bool transaction_ok = true;
     try {
@@ -789,7 +982,7 @@ void sqlite_store::run_batch(std::vector<std::unique_ptr<write_op>>& batch) {
       rollback();
       lose(first, i + 1);
       first = i + 1;
-      if (first < batch.size() && !begin()) return;
+      if (first < batch.size() && !begin()) return lose(first, batch.size());
     }
   }
   if (!db.in_transaction()) return;  // the last write's transaction was lost (and reported)
@@ -800,6 +993,144 @@ void sqlite_store::run_batch(std::vector<std::unique_ptr<write_op>>& batch) {
     rollback();
     lose(first, batch.size());
   }
+}
+
+// Makes the committed batch durable and calls it back, here or on the sync thread (see
+// writer_loop).
+void sqlite_store::finish(std::vector<op_ptr>& batch) {
+  bool here;
+  {
+    std::lock_guard lk(wmu_);
+    // Nothing committed earlier is still waiting to be called back (order), and the sync
+    // thread is not needed.
+    here = sync_idle_ && committed_.empty() && (pipelined_ ? !busy_ : wq_.empty());
+    if (!here) committed_.swap(batch);  // committed_ was empty: may_commit()
+  }
+  if (!here) {
+    ++handed_over_;
+    scv_.notify_one();
+    return;
+  }
+  if (pipelined_) {
+    sync_wal(batch);
+    std::lock_guard lk(wmu_);
+    if (!wq_.empty()) busy_ = true;  // writes queued during the fsync: overlap from now on
+  }
+  for (auto& op : batch) op->complete();
+  batch.clear();
+}
+
+// fdatasync of the WAL file: it covers every frame written before the call, so every commit made
+// so far. Before any of them is acknowledged.
+void sqlite_store::sync_wal(std::vector<op_ptr>& batch) {
+  if (!broken_.load()) {
+    int rc;
+    do rc = ::fdatasync(wal_fd_);
+    while (rc != 0 && errno == EINTR);
+    if (rc == 0) {
+      ++wal_syncs_;
+    } else {
+      // What the kernel could not write is in doubt, and after a failed fsync a later one may
+      // succeed without having written it: acknowledge nothing from now on.
+      broken_ = true;
+    }
+  }
+  if (broken_.load()) {
+    for (auto& op : batch) op->lose();
+  }
+}
+
+int sqlite_store::on_wal_commit(void* self, sqlite3*, const char*, int frames) noexcept {
+  static_cast<sqlite_store*>(self)->wal_frames_ = frames > 0 ? static_cast<std::size_t>(frames) : 0;
+  return SQLITE_OK;
+}
+
+// Checkpoints, out of the commit path. Every checkpoint_frames new frames the checkpoint thread
+// copies the WAL into the database (PASSIVE: concurrently with the writer, which keeps
+// committing). The WAL restarts from its beginning only when a write transaction begins with
+// the whole WAL copied; under sustained writes that never happens by itself, so past
+// wal_restart_frames the writer finishes the checkpoint itself, now, between two transactions:
+// the checkpoint thread has copied all but the last frames, so this is short (it syncs the
+// database once) and it happens once per wal_restart_frames.
+void sqlite_store::after_commit() {
+  if (wal_frames_ < checkpoint_mark_) {  // the WAL restarted
+    checkpoint_mark_ = 0;
+    restart_mark_ = wal_restart_frames_;
+  }
+  if (wal_frames_ >= checkpoint_mark_ + checkpoint_frames_) {
+    checkpoint_mark_ = wal_frames_;
+    {
+      std::lock_guard lk(cmu_);
+      checkpoint_wanted_ = true;
+    }
+    ccv_.notify_one();
+  }
+  if (wal_frames_ >= restart_mark_ && !checkpointing_.load()) {
+    // Once per checkpoint_frames at most, should it not complete (a reader still on the WAL).
+    restart_mark_ = wal_frames_ + checkpoint_frames_;
+    int log = 0, copied = 0;
+    const int rc =
+        sqlite3_wal_checkpoint_v2(wconn_->handle(), nullptr, SQLITE_CHECKPOINT_PASSIVE, &log, &copied);
+    if (rc == SQLITE_OK) ++writer_checkpoints_;
+  }
+}
+
+void sqlite_store::checkpoint_loop(std::unique_ptr<connection> db) {
+  for (;;) {
+    {
+      std::unique_lock lk(cmu_);
+      ccv_.wait(lk, [&] { return checkpoint_wanted_ || checkpoint_stop_; });
+      if (checkpoint_stop_) break;
+      checkpoint_wanted_ = false;
+    }
+    checkpointing_ = true;
+    int log = 0, copied = 0;
+    const int rc =
+        sqlite3_wal_checkpoint_v2(db->handle(), nullptr, SQLITE_CHECKPOINT_PASSIVE, &log, &copied);
+    checkpointing_ = false;
+    if (rc == SQLITE_OK) ++checkpoints_;
+  }
+  db.reset();
+}
+
+// The sync thread: makes the batches the writer hands over durable (pipelined sync) and calls them
+// back, in commit order.
+void sqlite_store::sync_loop() {
+  std::vector<op_ptr> batch;
+  for (;;) {
+    bool wake_writer = false;
+    {
+      std::unique_lock lk(wmu_);
+      sync_idle_ = true;
+      scv_.wait(lk, [&] { return !committed_.empty() || writer_done_; });
+      if (committed_.empty()) break;  // the writer is done, and so is everything it handed over
+      batch.swap(committed_);
+      sync_idle_ = false;
+      syncing_ = pipelined_;
+      // Without an fsync here the writer may commit again at once (may_commit()).
+      wake_writer = !pipelined_ && writer_waiting_ && !wq_.empty();
+    }
+    if (pipelined_) {
+      sync_wal(batch);
+      std::lock_guard lk(wmu_);
+      syncing_ = false;
+      // The writes that queued during the fsync commit now, while this thread calls back.
+      if (wq_.empty()) busy_ = false;
+      wake_writer = writer_waiting_ && !wq_.empty();
+    }
+    if (wake_writer) wcv_.notify_one();
+    for (auto& op : batch) op->complete();
+    batch.clear();
+  }
+  if (wal_fd_ >= 0) {
+    ::close(wal_fd_);
+    wal_fd_ = -1;
+  }
+  {
+    std::lock_guard lk(rmu_);
+    rclosing_ = true;
+  }
+  rcv_.notify_all();
 }
 
 void sqlite_store::reader_loop(std::unique_ptr<connection> db) {
