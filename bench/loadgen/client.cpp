@@ -18,8 +18,7 @@ namespace bench {
 
 using tcp = asio::ip::tcp;
 
-void append_frame(std::string& out, std::string_view payload) {
-  const std::size_t n = payload.size();
+void append_frame_header(std::string& out, std::size_t n) {
   out.push_back(static_cast<char>(0x81));  // FIN, text
   if (n < 126) {
     out.push_back(static_cast<char>(0x80 | n));
@@ -32,6 +31,10 @@ void append_frame(std::string& out, std::string_view payload) {
     for (int i = 7; i >= 0; --i) out.push_back(static_cast<char>((static_cast<std::uint64_t>(n) >> (8 * i)) & 0xff));
   }
   out.append(4, '\0');  // the zero masking key: the payload goes as is
+}
+
+void append_frame(std::string& out, std::string_view payload) {
+  append_frame_header(out, payload.size());
   out.append(payload);
 }
 

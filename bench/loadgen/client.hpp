@@ -36,6 +36,8 @@ inline std::int64_t now_ns() noexcept {
 
 // Appends a client WebSocket text frame (FIN, masked with the zero key) holding `payload`.
 void append_frame(std::string& out, std::string_view payload);
+// Appends only such a frame's header, for a payload of `n` bytes that the caller appends.
+void append_frame_header(std::string& out, std::size_t n);
 
 struct target {
   std::uint16_t port = 0;

@@ -66,22 +66,6 @@ std::string echo_value_tail(std::size_t bytes, std::size_t& items) {
   return out;
 }
 
-// A client text frame's header (FIN, text, masked with the zero key) for `n` payload bytes.
-void append_header(std::string& out, std::size_t n) {
-  out.push_back(static_cast<char>(0x81));
-  if (n < 126) {
-    out.push_back(static_cast<char>(0x80 | n));
-  } else if (n < 65536) {
-    out.push_back(static_cast<char>(0x80 | 126));
-    out.push_back(static_cast<char>(n >> 8));
-    out.push_back(static_cast<char>(n & 0xff));
-  } else {
-    out.push_back(static_cast<char>(0x80 | 127));
-    for (int i = 7; i >= 0; --i) out.push_back(static_cast<char>((static_cast<std::uint64_t>(n) >> (8 * i)) & 0xff));
-  }
-  out.append(4, '\0');
-}
-
 // utime+stime, in clock ticks, of each thread of `pid` (/proc/<pid>/task/<tid>/stat): how the
 // server's CPU splits over its threads. Whether the work is spread over the I/O threads does
 // not depend on how much CPU the rest of the machine leaves to the server.
@@ -153,7 +137,7 @@ struct scaling_driver : session_listener {
     p = std::to_chars(p, head + sizeof head, now_ns()).ptr;
     const auto n = static_cast<std::size_t>(p - head);
     f.clear();
-    append_header(f, n + tail.size());
+    append_frame_header(f, n + tail.size());
     f.append(head, n);
     f.append(tail);
     s.send_frames(f);

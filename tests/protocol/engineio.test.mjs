@@ -2,31 +2,10 @@
 // handshake and its errors, both transports, upgrade, heartbeat, closing, limits, and the
 // HTTP options (CORS, cookie, compression, allow_request).
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
-import path from "node:path";
 import { after, before, describe, it } from "node:test";
-import { fileURLToPath } from "node:url";
 import { gunzipSync } from "node:zlib";
 import WebSocket from "ws";
-
-const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
-const binary = path.resolve(repoRoot, process.env.CONFORMANCE_SERVER || "build/apps/conformance-server/conformance-server");
-
-// Starts the conformance server on a free port with extra flags; resolves with its base URL.
-async function startServer(flags = []) {
-  const child = spawn(binary, ["--port", "0", ...flags], { stdio: ["ignore", "pipe", "inherit"] });
-  const port = await new Promise((resolve, reject) => {
-    let out = "";
-    const timer = setTimeout(() => reject(new Error("server did not start")), 10_000);
-    child.stdout.on("data", (chunk) => {
-      out += chunk;
-      const m = /listening on [\d.]+:(\d+)/.exec(out);
-      if (m) { clearTimeout(timer); resolve(Number(m[1])); }
-    });
-    child.on("exit", (code) => reject(new Error(`server exited with ${code}`)));
-  });
-  return { url: `http://127.0.0.1:${port}/engine.io/`, ws: `ws://127.0.0.1:${port}/engine.io/`, child };
-}
+import { startServer } from "./conformance-server.mjs";
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 

@@ -4,35 +4,20 @@
 // sockets, frames written by hand), the opening handshake's refusals, ordering, back-pressure
 // (partial writes, waiting for writability) and compression.
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import net from "node:net";
-import path from "node:path";
 import { after, before, describe, it } from "node:test";
-import { fileURLToPath } from "node:url";
 import { constants as zlib, inflateRawSync } from "node:zlib";
 import WebSocket from "ws";
-
-const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
-const binary = path.resolve(repoRoot, process.env.CONFORMANCE_SERVER || "build/apps/conformance-server/conformance-server");
+import { startServer as startConformanceServer } from "./conformance-server.mjs";
 
 const WS_QUERY = "?EIO=4&transport=websocket";
 const MAX_HTTP_BUFFER_SIZE = 1_000_000;  // the conformance server's maxHttpBufferSize
 
-// Starts the conformance server on a free port with extra flags; resolves with its base URL.
+// The conformance server, its ws URL with the WebSocket transport's query.
 async function startServer(flags = []) {
-  const child = spawn(binary, ["--port", "0", ...flags], { stdio: ["ignore", "pipe", "inherit"] });
-  const port = await new Promise((resolve, reject) => {
-    let out = "";
-    const timer = setTimeout(() => reject(new Error("server did not start")), 10_000);
-    child.stdout.on("data", (chunk) => {
-      out += chunk;
-      const m = /listening on [\d.]+:(\d+)/.exec(out);
-      if (m) { clearTimeout(timer); resolve(Number(m[1])); }
-    });
-    child.on("exit", (code) => reject(new Error(`server exited with ${code}`)));
-  });
-  return { port, ws: `ws://127.0.0.1:${port}/engine.io/${WS_QUERY}`, child };
+  const s = await startConformanceServer(flags);
+  return { port: s.port, ws: s.ws + WS_QUERY, child: s.child };
 }
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
