@@ -250,6 +250,11 @@ bool session_impl::on_ws_event(ws_connection& c, const ws::frame_event& ev) {
         if (!c.writing) write_all(ws_, ws::pong_frame(ev.payload), [](error_code) {});
         return true;
       }
+      // A client that pings without reading the pongs would grow the queue without bound.
+      if (queued_bytes_ > core_->opts.max_send_queue_bytes) {
+        finish_close(close_reason::transport_error, false);
+        return false;
+      }
       // Control frames may go between messages: queued like one, written in order.
       enqueue({.what = out_packet::form::frame, .data = std::make_shared<const std::string>(ws::pong_frame(ev.payload))});
       flush();
