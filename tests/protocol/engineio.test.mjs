@@ -4,8 +4,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { gunzipSync } from "node:zlib";
-import WebSocket from "ws";
-import { startServer } from "./conformance-server.mjs";
+import { openSocket, startServer } from "./conformance-server.mjs";
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
@@ -20,24 +19,6 @@ async function handshake(base, query = "") {
 const poll = (base, sid, init) => fetch(`${base}?EIO=4&transport=polling&sid=${sid}`, init);
 const push = (base, sid, body) => poll(base, sid, { method: "POST", body });
 
-// A WebSocket that buffers its messages so that none is missed between awaits.
-function openSocket(url) {
-  const ws = new WebSocket(url);
-  const queue = [];
-  const waiters = [];
-  ws.on("message", (data, isBinary) => {
-    const m = isBinary ? data : data.toString();
-    if (waiters.length) waiters.shift()(m); else queue.push(m);
-  });
-  ws.on("error", () => {});
-  ws.next = (ms = 2000) => queue.length ? Promise.resolve(queue.shift()) : new Promise((resolve, reject) => {
-    const t = setTimeout(() => reject(new Error("no message")), ms);
-    waiters.push((m) => { clearTimeout(t); resolve(m); });
-  });
-  ws.closed = new Promise((resolve) => ws.on("close", (code) => resolve(code)));
-  ws.opened = new Promise((resolve, reject) => { ws.on("open", resolve); ws.on("unexpected-response", (_, res) => reject(Object.assign(new Error("refused"), { status: res.statusCode }))); });
-  return ws;
-}
 
 describe("Engine.IO protocol", () => {
   let server;

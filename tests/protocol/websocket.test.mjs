@@ -9,7 +9,7 @@ import net from "node:net";
 import { after, before, describe, it } from "node:test";
 import { constants as zlib, inflateRawSync } from "node:zlib";
 import WebSocket from "ws";
-import { startServer as startConformanceServer } from "./conformance-server.mjs";
+import { openSocket as openBufferedSocket, startServer as startConformanceServer } from "./conformance-server.mjs";
 
 const WS_QUERY = "?EIO=4&transport=websocket";
 const MAX_HTTP_BUFFER_SIZE = 1_000_000;  // the conformance server's maxHttpBufferSize
@@ -29,27 +29,9 @@ function within(ms, promise, what) {
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
 
-// A ws client that buffers its messages so that none is missed between awaits, and answers the
-// server's Engine.IO pings (every 300 ms, 200 ms to answer) so that longer tests stay open.
-function openSocket(url, options = {}) {
-  const ws = new WebSocket(url, options);
-  const queue = [];
-  const waiters = [];
-  ws.pongs = 0;  // Engine.IO pongs sent
-  ws.on("message", (data, isBinary) => {
-    const m = isBinary ? data : data.toString();
-    if (m === "2") { ws.send("3"); ws.pongs++; return; }
-    if (waiters.length) waiters.shift()(m); else queue.push(m);
-  });
-  ws.on("error", () => {});
-  ws.next = (ms = 2000) => queue.length ? Promise.resolve(queue.shift()) : new Promise((resolve, reject) => {
-    const t = setTimeout(() => reject(new Error("no message")), ms);
-    waiters.push((m) => { clearTimeout(t); resolve(m); });
-  });
-  ws.closed = new Promise((resolve) => ws.on("close", (code) => resolve(code)));
-  ws.opened = new Promise((resolve, reject) => { ws.on("open", resolve); ws.on("unexpected-response", (_, res) => reject(Object.assign(new Error("refused"), { status: res.statusCode }))); });
-  return ws;
-}
+// The shared client, answering the server's Engine.IO pings (every 300 ms, 200 ms to answer) so
+// that longer tests stay open.
+const openSocket = (url, options = {}) => openBufferedSocket(url, { ...options, answerPings: true });
 
 // Opens a session and consumes its open packet.
 async function openSession(url, options) {
