@@ -123,23 +123,29 @@ loop_state& server_core::loop_for(asio::io_context& ctx) {
   std::lock_guard lock(mutex_);
   for (auto& l : loops_)
     if (&l->ctx == &ctx) return *l;
-  return *loops_.emplace_back(std::make_unique<loop_state>(*this, ctx));
+  auto& added = *loops_.emplace_back(std::make_unique<loop_state>(*this, ctx));
+  loop_count_.store(loops_.size(), std::memory_order_release);
+  return added;
 }
 
 loop_state* server_core::current_loop() {
-  // A thread runs one loop for its life (or none): remember the answer per server.
+  // A thread runs one loop for its life, or none (the chat service's storage threads send on
+  // every commit): remember the answer per server, and look again only when a loop was added
+  // since (this thread's loop may have been the one missing).
   thread_local const server_core* cached_core = nullptr;
   thread_local loop_state* cached_loop = nullptr;
-  if (cached_core == this) return cached_loop;
+  thread_local std::size_t cached_loop_count = 0;
+  auto count = loop_count_.load(std::memory_order_acquire);
+  if (cached_core == this && (cached_loop || cached_loop_count == count)) return cached_loop;
   loop_state* found = nullptr;
   {
     std::lock_guard lock(mutex_);
     for (auto& l : loops_)
       if (l->ctx.get_executor().running_in_this_thread()) found = l.get();
   }
-  if (!found) return nullptr;  // not cached: this thread may start running a loop later
   cached_core = this;
   cached_loop = found;
+  cached_loop_count = count;
   return found;
 }
 

@@ -58,6 +58,7 @@ struct server_core : std::enable_shared_from_this<server_core> {
  private:
   mutable std::mutex mutex_;
   std::vector<std::unique_ptr<loop_state>> loops_;  // guarded by mutex_; a few entries
+  std::atomic<std::size_t> loop_count_{0};          // loops_.size(), readable without the lock
   // Keyed by a view of each session's own id (the map holds the session, so the view stays valid).
   std::unordered_map<std::string_view, std::shared_ptr<session_impl>> sessions_;
   std::atomic<std::size_t> count_{0};
