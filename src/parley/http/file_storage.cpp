@@ -7,12 +7,13 @@
 #include <cerrno>
 #include <chrono>
 #include <fstream>
-#include <random>
 #include <sstream>
 #include <stdexcept>
 #include <system_error>
 
 #include <boost/asio/post.hpp>
+
+#include "sio/common/random_id.hpp"
 
 namespace parley::files {
 
@@ -29,17 +30,7 @@ std::int64_t now_ms() {
 
 std::string url_for(std::string_view file_id) { return "/api/files/" + std::string(file_id); }
 
-std::string random_id() {
-  thread_local std::random_device rd;  // getrandom(2) on Linux
-  static constexpr char hex[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(32);
-  for (int i = 0; i < 4; ++i) {
-    std::uint32_t v = rd();
-    for (int j = 0; j < 8; ++j) out.push_back(hex[(v >> (j * 4)) & 0xF]);
-  }
-  return out;
-}
+std::string random_id() { return sio::random_id(18); }
 
 std::string sanitize_name(std::string_view name) {
   auto slash = name.find_last_of("/\\");

@@ -29,7 +29,7 @@ namespace parley::files {
 
 // Where a file is downloaded.
 std::string url_for(std::string_view file_id);
-// A random id (128 bits, hex).
+// A random id from the OS CSPRNG (144 bits, 24 url-safe characters).
 std::string random_id();
 // The uploaded name made safe as metadata and for Content-Disposition: the last path
 // component, no control characters, at most 255 bytes; "file" when nothing is left.

@@ -53,7 +53,6 @@
 #include <deque>
 #include <limits>
 #include <mutex>
-#include <random>
 #include <stdexcept>
 #include <thread>
 #include <unordered_set>
@@ -62,6 +61,7 @@
 #include "parley/store/detail/schema.hpp"
 #include "parley/store/detail/sqlite.hpp"
 #include "parley/store/ids.hpp"
+#include "sio/common/random_id.hpp"
 
 namespace parley {
 
@@ -75,17 +75,9 @@ using result = sio::result<T>;
 
 std::error_code error(store_error e) { return make_error_code(e); }
 
-// A random id for a conversation or file created without one: prefix + 24 hex digits (96 bits).
-std::string random_id(char prefix) {
-  thread_local std::mt19937_64 rng{std::random_device{}()};
-  static constexpr char hex[] = "0123456789abcdef";
-  std::string id(1, prefix);
-  for (int word = 0; word < 2; ++word) {
-    std::uint64_t bits = rng();
-    for (int i = 0; i < (word == 0 ? 16 : 8); ++i, bits >>= 4) id += hex[bits & 0xf];
-  }
-  return id;
-}
+// A random id for a conversation or file created without one: prefix + 16 url-safe characters
+// (96 bits from the OS CSPRNG).
+std::string random_id(char prefix) { return prefix + sio::random_id(12); }
 
 // BEGIN ... COMMIT around a read of several statements, so that it sees one committed state
 // (a conversation and its members, a page of messages and their attachments).

@@ -7,6 +7,7 @@
 #include <boost/beast/websocket/rfc6455.hpp>
 #include <boost/url/parse.hpp>
 
+#include "sio/common/random_id.hpp"
 #include "sio/engineio/detail/errors.hpp"
 #include "sio/engineio/detail/session_impl.hpp"
 #include "sio/transport/http_server.hpp"
@@ -123,7 +124,7 @@ class route final : public transport::route_handler {
     if (opts.allow_request)
       if (auto refusal = opts.allow_request(hr)) return refuse(conn, req, http_error::forbidden, *refusal);
 
-    auto session = std::make_shared<session_impl>(core_, conn->context(), detail::generate_id(), std::move(hr));
+    auto session = std::make_shared<session_impl>(core_, conn->context(), sio::random_id(), std::move(hr));
     core_->add(session);
     if (upgrade) {
       boost::beast::flat_buffer leftover;

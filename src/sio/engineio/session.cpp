@@ -1,5 +1,3 @@
-#include <sys/random.h>
-
 #include <algorithm>
 #include <iterator>
 
@@ -14,25 +12,6 @@
 namespace sio::eio::detail {
 
 namespace http = transport::http;
-
-std::string generate_id() {
-  unsigned char bytes[15];
-  std::size_t got = 0;
-  while (got < sizeof bytes) {
-    auto n = ::getrandom(bytes + got, sizeof bytes - got, 0);
-    if (n > 0) got += static_cast<std::size_t>(n);
-  }
-  static constexpr char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-  std::string id(20, '\0');  // allocated at its size: 20 characters do not fit the small-string buffer
-  for (std::size_t i = 0, o = 0; i < sizeof bytes; i += 3) {
-    unsigned v = (bytes[i] << 16) | (bytes[i + 1] << 8) | bytes[i + 2];
-    id[o++] = alphabet[(v >> 18) & 63];
-    id[o++] = alphabet[(v >> 12) & 63];
-    id[o++] = alphabet[(v >> 6) & 63];
-    id[o++] = alphabet[v & 63];
-  }
-  return id;
-}
 
 namespace {
 

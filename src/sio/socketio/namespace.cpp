@@ -1,5 +1,7 @@
 #include "sio/socketio/namespace.hpp"
 
+#include "sio/common/random_id.hpp"
+
 #include "sio/socketio/detail/client.hpp"
 #include "sio/socketio/detail/server_core.hpp"
 #include "sio/socketio/socket.hpp"
@@ -88,7 +90,7 @@ std::vector<namespace_::connection_handler> namespace_::all_connection_handlers(
 }
 
 void namespace_::add(const std::shared_ptr<detail::client>& c, boost::json::object auth) {
-  auto s = std::make_shared<socket>(socket::passkey{}, *this, c, detail::random_id(), std::move(auth));
+  auto s = std::make_shared<socket>(socket::passkey{}, *this, c, sio::random_id(), std::move(auth));
   auto fns = std::make_shared<std::vector<middleware>>(all_middlewares());
   if (fns->empty()) return do_connect(s);
   // Middlewares usually read the handshake, and may still hold the socket after a refusal or

@@ -1,7 +1,5 @@
 #include "sio/socketio/server.hpp"
 
-#include <random>
-
 #include "sio/adapter/memory_adapter.hpp"
 #include "sio/socketio/detail/client.hpp"
 #include "sio/socketio/detail/server_core.hpp"
@@ -9,21 +7,6 @@
 namespace sio {
 
 namespace detail {
-
-std::string random_id() {
-  static constexpr char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-  thread_local std::mt19937_64 rng = [] {
-    std::random_device rd;
-    std::seed_seq seq{rd(), rd(), rd(), rd(), rd(), rd(), rd(), rd()};
-    return std::mt19937_64(seq);
-  }();
-  std::string id(20, '\0');
-  for (int i = 0; i < 20; i += 10) {  // 60 random bits per draw, 6 per character
-    auto bits = rng();
-    for (int j = 0; j < 10; ++j, bits >>= 6) id[i + j] = alphabet[bits & 63];
-  }
-  return id;
-}
 
 server_core::server_core(server_options opts) : opts_(std::move(opts)) {
   opts_.engine.path = opts_.path;

@@ -290,9 +290,6 @@ std::string handshake_data(const server_core& core, const std::string& id, bool 
 // The socket of a WebSocket connection, rebound to the session's loop (`ctx`).
 loop_socket adopt_socket(asio::io_context& ctx, tcp::socket socket);
 
-// Random session and socket ids: 20 url-safe characters from 15 random bytes.
-std::string generate_id();
-
 // gzip or deflate per the request's Accept-Encoding; nullopt when neither is accepted.
 std::optional<std::string> compress_for(const transport::request& req, std::string_view body, std::string& encoding_out);
 

@@ -47,7 +47,4 @@ class server_core final : public eio::handler {
   std::unordered_map<const client*, std::weak_ptr<client>> clients_;
 };
 
-// A fresh random id (base64url of 15 random bytes), as the reference's base64id.
-std::string random_id();
-
 }  // namespace sio::detail
