@@ -2,6 +2,8 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <future>
+#include <mutex>
 #include <thread>
 
 #include <boost/asio/io_context.hpp>
@@ -76,6 +78,56 @@ TEST(MemoryPresence, ConcurrentSocketsCountOnce) {
   std::size_t n = 1;
   p->count([&](std::size_t c) { n = c; });
   EXPECT_EQ(n, 0u);
+}
+
+// The announcements broadcast, and broadcasting takes the connections' locks: presence must not
+// hold its own lock around them (another thread's presence call would wait on it while holding
+// a connection lock the announcement needs: a deadlock).
+TEST(MemoryPresence, AnnouncesWithoutHoldingItsLock) {
+  auto p = parley::make_memory_presence();
+  std::vector<std::thread> others;  // joined once the calls returned (and any lock is released)
+  auto another_thread_may_use_presence = [&] {
+    auto done = std::make_shared<std::promise<void>>();
+    auto finished = done->get_future();
+    others.emplace_back([&p, done] {
+      p->count([](std::size_t) {});
+      p->add("bob", "sb", [](bool) {});
+      done->set_value();
+    });
+    return finished.wait_for(2s) == std::future_status::ready;
+  };
+  bool free_on_add = false, free_on_remove = false;
+  p->add("alice", "s1", [&](bool) { free_on_add = another_thread_may_use_presence(); });
+  p->remove("alice", "s1", [&](bool) { free_on_remove = another_thread_may_use_presence(); });
+  for (auto& t : others) t.join();
+  EXPECT_TRUE(free_on_add);
+  EXPECT_TRUE(free_on_remove);
+}
+
+// A user's sockets come and go on several threads; whatever the interleaving, the announcements
+// come out in the order presence decided them: online, offline, online, ... for the user, ending
+// with the state presence is in.
+TEST(MemoryPresence, AnnouncementsKeepTheOrderOfTheDecisions) {
+  auto p = parley::make_memory_presence();
+  std::mutex log_mutex;
+  std::vector<char> log;  // '+' online, '-' offline, in the order announced
+  auto announce = [&](char c) {
+    std::lock_guard lock(log_mutex);
+    log.push_back(c);
+  };
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t)
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 2000; ++i) {
+        auto sid = std::to_string(t) + ":" + std::to_string(i);
+        p->add("u", sid, [&](bool first) { if (first) announce('+'); });
+        p->remove("u", sid, [&](bool last) { if (last) announce('-'); });
+      }
+    });
+  for (auto& t : threads) t.join();
+  ASSERT_FALSE(log.empty());
+  for (std::size_t i = 0; i < log.size(); ++i) ASSERT_EQ(log[i], i % 2 == 0 ? '+' : '-') << "at " << i;
+  EXPECT_EQ(log.back(), '-');
 }
 
 TEST(TypingTracker, ExpiresRestartsAndStops) {

@@ -1,14 +1,16 @@
 #pragma once
 // Who is online: the sockets of each user. Behind an interface so that a cluster-wide
 // implementation (Redis sets with per-node heartbeats) can replace the in-memory one; hence
-// the callbacks, which the in-memory implementation calls at once, on the caller's thread.
+// the callbacks.
 //
 //   presence->add("alice", socket->id(), [](bool first) { if (first) /* user:online */; });
 //
-// Thread-safe: sockets of one user live on different threads. The in-memory implementation
-// calls add's and remove's `done` under its lock, so that a user's user:online / user:offline
-// announcements go out in the order the sockets came and went (a quick reconnect on another
-// thread cannot overtake the offline); `done` must therefore not call back into presence.
+// Thread-safe: sockets of one user live on different threads. add's and remove's `done` are
+// never called under presence's lock (they broadcast, which takes the connections' locks), yet
+// in the order the decisions were taken: a user's user:online / user:offline go out in the order
+// the sockets came and went, and a quick reconnect on another thread cannot overtake the
+// offline. So `done` may run on the thread of another add/remove call made meanwhile, after
+// the call it belongs to has returned; it may call back into presence.
 #include <cstddef>
 #include <functional>
 #include <memory>

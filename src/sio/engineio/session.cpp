@@ -67,8 +67,9 @@ send_result session_impl::send(message msg, send_options opts) {
   if (opts.volatile_ && !writable()) return send_result::dropped;
   std::size_t size = p.data ? p.data->size() : 0;
   if (queued_bytes_ + size > core_->opts.max_send_queue_bytes) {
-    // The client does not keep up: close it rather than buffer without bound.
-    finish_close(close_reason::transport_error, false);
+    // The client does not keep up: close it rather than buffer without bound. Not from here:
+    // the caller may hold its own locks, and closing runs the upper layer's disconnect handlers.
+    close_from_send();
     return send_result::closed;
   }
   enqueue(std::move(p));
@@ -77,6 +78,17 @@ send_result session_impl::send(message msg, send_options opts) {
     loop_.schedule_flush(self());
   }
   return send_result::queued;
+}
+
+void session_impl::close_from_send() {
+  // Closed at once for every sender (sends see closed_, packets received meanwhile are ignored:
+  // the state is no longer open); what the upper layer hears of it runs from the loop, once the
+  // sender has returned.
+  state_ = state::closing;
+  closing_reason_ = close_reason::transport_error;
+  closed_.store(true, std::memory_order_release);
+  ++heartbeat_seq_;  // no more pings
+  asio::post(ctx_, [self = self()] { self->finish_close(close_reason::transport_error, false); });
 }
 
 void session_impl::send_here(out_packet p, bool volatile_) {
@@ -334,6 +346,9 @@ void session_impl::on_pong() {
 void session_impl::on_packet(packet_type type, std::string_view data, bool binary, std::string&& binary_data) {
   switch (type) {
     case packet_type::message:
+      // Closing (forced, or the send queue overflowed): the upper layer hears nothing more, as
+      // the reference ignores packets once its socket is no longer open.
+      if (state_ != state::open) break;
       if (binary)
         core_->upper.on_binary(*this, std::move(binary_data));
       else

@@ -24,11 +24,13 @@ enum class close_reason {
 };
 std::string_view to_string(close_reason r) noexcept;
 
-// The result of a send: sends never block and never throw.
+// The result of a send: sends never block, never throw and never call the handler (so a caller
+// may send while holding its own locks).
 enum class send_result {
   queued,   // taken; it will be written in order
   dropped,  // a volatile packet the transport was not ready for
-  closed,   // the session is closed (or just closed because its send queue overflowed)
+  closed,   // the session is closed, or closing because this send overflowed its queue (the
+            // handler's on_close follows, from the session's loop)
 };
 
 // A message for the peer. The data is shared and immutable: a broadcast builds it once and

@@ -209,6 +209,8 @@ class session_impl final : public session {
 
   void on_opened();
   void enqueue(out_packet p);
+  // The send queue overflowed in send(): closes without calling the upper layer from inside it.
+  void close_from_send();
   void flush();
   bool writable() const noexcept;
   void on_packet(packet_type type, std::string_view data, bool binary, std::string&& binary_data);

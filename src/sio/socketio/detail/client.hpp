@@ -68,7 +68,9 @@ class client : public std::enable_shared_from_this<client> {
   }
   server_core& server() noexcept { return server_; }
   // The connection's lock: keeps a packet's frames together, and guards its sockets' ack tables.
-  std::recursive_mutex& mutex() noexcept { return send_mutex_; }
+  // Held only around those: never while calling the session's upper layer or user code (an
+  // eio::session::send never calls back; a send that overflows the queue closes it later).
+  std::mutex& mutex() noexcept { return send_mutex_; }
 
  private:
   void dispatch(parser::packet& p, std::vector<binary>& attachments);
@@ -88,7 +90,7 @@ class client : public std::enable_shared_from_this<client> {
   // keep a closed session alive, nor form a cycle with it.
   std::weak_ptr<eio::session> session_;
   eio::session* raw_;
-  std::recursive_mutex send_mutex_;  // recursive: a send that closes the session may re-enter
+  std::mutex send_mutex_;
   std::shared_ptr<eio::timer> connect_timer_;
   // One socket per namespace joined; usually one, held inline.
   boost::container::small_vector<std::shared_ptr<socket>, 1> nsps_;
