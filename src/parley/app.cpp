@@ -49,6 +49,11 @@ sio::server_options socketio_options(const config& cfg) {
   o.engine.allow_websocket = websocket;
   o.engine.allow_upgrades = polling && websocket;
   o.engine.cors = cors_from(cfg);
+  // A handler that throws is a bug of ours: logged, and the server carries on.
+  o.on_error = [](const sio::handler_error& e) {
+    spdlog::error("{} threw (namespace {}, socket {}{}{}): {}", e.where, e.nsp, e.socket_id,
+                  e.event.empty() ? "" : ", event ", e.event, e.what());
+  };
   return o;
 }
 
@@ -73,6 +78,15 @@ int run_server(const config& cfg) {
     files.prepare();
 
     sio::transport::io_pool pool(cfg.threads);
+    pool.on_error([](std::exception_ptr e) {
+      try {
+        std::rethrow_exception(e);
+      } catch (const std::exception& ex) {
+        spdlog::error("an event loop's handler threw: {}", ex.what());
+      } catch (...) {
+        spdlog::error("an event loop's handler threw a non-standard exception");
+      }
+    });
     sio::transport::http_server http(pool);
     sio::server io(http, socketio_options(cfg));
     io.use(auth::make_guard(verifier));

@@ -698,3 +698,187 @@ TEST(SocketIoServer, HandlersChangedDuringAnEventApplyFromTheNextOne) {
   h.text(*s, R"(2["a"])");
   EXPECT_EQ(log, (std::vector<std::string>{"a1", "a2", "a-late"}));
 }
+
+// ---- the application's exceptions (issue 9, item 3) -----------------------------------------
+// Every call into the application is guarded where it is made: what it throws goes to
+// server_options::on_error, and the library finishes its own work. Most of these calls run from
+// posted work or timers (fake_session::run / advance here, a bare loop thread in a real server),
+// where an exception used to escape: to std::terminate in a server, into the test here.
+
+namespace {
+struct error_log {
+  std::vector<std::string> entries;  // "where|event"
+  sio::server_options options() {
+    sio::server_options o;
+    o.on_error = [this](const sio::handler_error& e) {
+      entries.push_back(std::string(e.where) + "|" + std::string(e.event) + "|" + e.what());
+    };
+    return o;
+  }
+};
+}  // namespace
+
+TEST(ApplicationExceptions, EventHandlersAreReportedAndTheOthersStillRun) {
+  error_log log;
+  harness h(log.options());
+  int second = 0, any = 0;
+  h.io.on_connection([&](const std::shared_ptr<sio::socket>& s) {
+    s->on_any([&](sio::event&) {
+      ++any;
+      throw std::runtime_error("any");
+    });
+    s->on("x", [](sio::event&) { throw std::runtime_error("first"); });
+    s->on("x", [&](sio::event& ev) {
+      ++second;
+      ev.ack("ok");
+    });
+  });
+  auto s = h.open();
+  h.connect(*s);
+  h.text(*s, R"(21["x"])");
+  EXPECT_EQ(any, 1);
+  EXPECT_EQ(second, 1);
+  EXPECT_EQ(s->take_texts(), std::vector<std::string>{R"(31["ok"])"});
+  EXPECT_EQ(log.entries, (std::vector<std::string>{"catch-all event handler|x|any", "event handler|x|first"}));
+  EXPECT_TRUE(s->is_open());
+}
+
+TEST(ApplicationExceptions, AMiddlewareFinishingLaterLeadsToAThrowingHandler) {
+  error_log log;
+  harness h(log.options());
+  std::optional<sio::next_fn> pending;
+  h.io.on_connection([&](const std::shared_ptr<sio::socket>& s) {
+    s->use([&](sio::event&, sio::next_fn next) { pending = next; });
+    s->on("x", [](sio::event&) { throw std::runtime_error("late"); });
+  });
+  auto s = h.open();
+  h.connect(*s);
+  h.text(*s, R"(2["x"])");
+  ASSERT_TRUE(pending);
+  s->on_thread = false;  // the middleware finishes on another thread: the rest is posted
+  (*pending)();
+  s->on_thread = true;
+  s->run();  // the session's loop runs the posted continuation
+  EXPECT_EQ(log.entries, std::vector<std::string>{"event handler|x|late"});
+  EXPECT_TRUE(s->is_open());
+}
+
+TEST(ApplicationExceptions, AThrowingMiddlewareRefusesTheEventOrTheConnection) {
+  error_log log;
+  harness h(log.options());
+  std::vector<std::string> socket_errors;
+  h.io.use([](const std::shared_ptr<sio::socket>& s, sio::next_fn next) {
+    if (s->handshake().auth.contains("bad")) throw std::runtime_error("connect");
+    next();
+  });
+  h.io.on_connection([&](const std::shared_ptr<sio::socket>& s) {
+    s->use([](sio::event&, sio::next_fn) { throw std::runtime_error("event"); });
+    s->on_error([&](const sio::middleware_error& e) { socket_errors.push_back(e.message); });
+    s->on("x", [](sio::event&) { FAIL() << "refused by its middleware"; });
+  });
+  auto bad = h.open("bad");
+  h.text(*bad, R"(0{"bad":1})");
+  EXPECT_EQ(bad->take_texts(), std::vector<std::string>{R"(4{"message":"server error"})"});
+  auto s = h.open();
+  h.connect(*s);
+  h.text(*s, R"(2["x"])");
+  EXPECT_EQ(socket_errors, std::vector<std::string>{"server error"});
+  EXPECT_EQ(log.entries, (std::vector<std::string>{"connection middleware||connect", "event middleware|x|event"}));
+}
+
+TEST(ApplicationExceptions, ConnectionHandlersAreReportedAndTheNextOneRuns) {
+  error_log log;
+  harness h(log.options());
+  int second = 0;
+  h.io.on_connection([](const std::shared_ptr<sio::socket>&) { throw std::runtime_error("first"); });
+  h.io.on_connection([&](const std::shared_ptr<sio::socket>&) { ++second; });
+  auto s = h.open();
+  h.connect(*s);
+  EXPECT_EQ(second, 1);
+  EXPECT_EQ(h.io.sockets().size(), 1u);
+  EXPECT_EQ(log.entries, std::vector<std::string>{"connection handler||first"});
+}
+
+TEST(ApplicationExceptions, AckTimeoutCallbacksAreReported) {
+  error_log log;
+  harness h(log.options());
+  std::shared_ptr<sio::socket> sock;
+  h.io.on_connection([&](const std::shared_ptr<sio::socket>& s) { sock = s; });
+  auto s = h.open();
+  h.connect(*s);
+  sock->timeout(100ms).emit_with_ack("ping", [](std::error_code, json::array) { throw std::runtime_error("ack"); });
+  int broadcast_acks = 0;
+  h.io.timeout(100ms).emit_with_ack("all", [&](std::error_code, std::vector<json::array>) {
+    ++broadcast_acks;
+    throw std::runtime_error("broadcast ack");
+  });
+  s->advance(100ms);  // both time out, from a timer
+  EXPECT_EQ(broadcast_acks, 1);
+  EXPECT_EQ(log.entries, (std::vector<std::string>{"ack callback||ack", "broadcast ack callback||broadcast ack"}));
+  EXPECT_TRUE(s->is_open());
+}
+
+TEST(ApplicationExceptions, DisconnectHandlersAreReportedAndTheSocketStillLeavesItsRooms) {
+  error_log log;
+  harness h(log.options());
+  std::shared_ptr<sio::socket> sock;
+  int acks_failed = 0;
+  h.io.on_connection([&](const std::shared_ptr<sio::socket>& s) {
+    sock = s;
+    s->join("room");
+    s->on_disconnecting([](sio::disconnect_reason) { throw std::runtime_error("disconnecting"); });
+    s->on_disconnect([](sio::disconnect_reason) { throw std::runtime_error("disconnect"); });
+    s->emit_with_ack("pending", [&](std::error_code ec, json::array) {
+      acks_failed += ec == sio::error::disconnected;
+      throw std::runtime_error("failed ack");
+    });
+  });
+  auto s = h.open();
+  h.text(*s, "0");
+  EXPECT_EQ(s->take_texts().size(), 2u);  // CONNECT, "pending"
+  // The transport closes: on_close comes from the Engine.IO loop, outside any packet handling.
+  h.io.engine_handler().on_close(*s, sio::eio::close_reason::transport_close);
+  EXPECT_EQ(acks_failed, 1);
+  EXPECT_EQ(log.entries, (std::vector<std::string>{"disconnecting handler||disconnecting", "ack callback||failed ack",
+                                                    "disconnect handler||disconnect"}));
+  EXPECT_FALSE(sock->connected());
+  EXPECT_EQ(h.io.sockets().size(), 0u);
+  EXPECT_TRUE(h.io.sockets().adapter()->all_rooms().empty());
+}
+
+TEST(ApplicationExceptions, FetchSocketsServerSideEmitAndOutgoingHandlersAreReported) {
+  error_log log;
+  harness h(log.options());
+  std::shared_ptr<sio::socket> sock;
+  h.io.on_connection([&](const std::shared_ptr<sio::socket>& s) {
+    sock = s;
+    s->on_any_outgoing([](std::string_view, const json::array&) { throw std::runtime_error("outgoing"); });
+  });
+  h.io.sockets().on_server_side_emit([](const json::array&) { throw std::runtime_error("server side"); });
+  auto s = h.open();
+  h.connect(*s);
+  s->on_thread = false;  // asked from another thread: the snapshot and the completion are posted
+  h.io.fetch_sockets([](std::vector<sio::remote_socket>) { throw std::runtime_error("fetch"); });
+  s->on_thread = true;
+  s->run();
+  // What a cluster adapter calls when another node's server_side_emit arrives.
+  static_cast<sio::local_namespace&>(h.io.sockets()).on_server_side_emit(json::array{"hello"});
+  sock->emit("out", 1);
+  EXPECT_EQ(s->take_texts(), std::vector<std::string>{R"(2["out",1])"});
+  EXPECT_EQ(log.entries, (std::vector<std::string>{"fetch_sockets callback||fetch", "server-side emit handler||server side",
+                                                    "outgoing event handler|out|outgoing"}));
+}
+
+TEST(ApplicationExceptions, WithoutAHookTheyGoToStderr) {
+  harness h;
+  h.io.on_connection([](const std::shared_ptr<sio::socket>& s) {
+    s->on("x", [](sio::event&) { throw std::runtime_error("to stderr"); });
+  });
+  auto s = h.open();
+  h.connect(*s);
+  testing::internal::CaptureStderr();
+  h.text(*s, R"(2["x"])");
+  auto err = testing::internal::GetCapturedStderr();
+  EXPECT_NE(err.find("event handler for \"x\""), std::string::npos) << err;
+  EXPECT_NE(err.find("threw: to stderr"), std::string::npos) << err;
+}

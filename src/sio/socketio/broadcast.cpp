@@ -2,6 +2,7 @@
 
 #include <mutex>
 
+#include "sio/socketio/detail/guard.hpp"
 #include "sio/socketio/namespace.hpp"
 #include "sio/socketio/socket.hpp"
 
@@ -13,7 +14,8 @@ namespace {
 // recipient count and every recipient answered or failed.
 class multi_ack final : public ack_collector {
  public:
-  multi_ack(std::size_t servers, detail::multi_ack_fn fn) : expected_servers_(servers), fn_(std::move(fn)) {}
+  multi_ack(const namespace_& nsp, std::size_t servers, detail::multi_ack_fn fn)
+      : nsp_(nsp), expected_servers_(servers), fn_(std::move(fn)) {}
 
   void add_client_count(std::size_t n) override {
     std::unique_lock lock(mutex_);
@@ -42,9 +44,12 @@ class multi_ack final : public ack_collector {
     auto responses = std::move(responses_);
     const bool failed = failed_;
     lock.unlock();  // user code runs without our lock
-    fn(failed ? make_error_code(error::timed_out) : std::error_code{}, std::move(responses));
+    detail::guarded(nsp_.core(), {.where = "broadcast ack callback", .nsp = nsp_.name()}, [&] {
+      fn(failed ? make_error_code(error::timed_out) : std::error_code{}, std::move(responses));
+    });
   }
 
+  const namespace_& nsp_;
   std::mutex mutex_;
   std::size_t expected_servers_;
   std::size_t servers_ = 0;
@@ -137,7 +142,7 @@ std::error_code broadcast_operator::emit_packet_with_ack(outgoing_packet p, deta
   std::size_t servers = 0;
   for (auto* n : nsps)
     if (n->adapter()) servers += n->adapter()->server_count();
-  auto collector = std::make_shared<multi_ack>(servers, std::move(cb));
+  auto collector = std::make_shared<multi_ack>(*nsp_, servers, std::move(cb));
   if (servers == 0) {  // a parent without children yet: nobody to wait for
     collector->add_client_count(0);
     return {};
@@ -157,7 +162,10 @@ void broadcast_operator::fetch_sockets(std::function<void(std::vector<remote_soc
   };
   auto g = std::make_shared<gather>();
   g->remaining = nsps.size();
-  g->done = std::move(done);
+  // The completion may run on any thread (the last socket's, an adapter's): guarded there.
+  g->done = [nsp = nsp_, done = std::move(done)](std::vector<remote_socket> found) {
+    detail::guarded(nsp->core(), {.where = "fetch_sockets callback", .nsp = nsp->name()}, [&] { done(std::move(found)); });
+  };
   if (nsps.empty()) return g->done({});
   for (auto* n : nsps) {
     auto* a = n->adapter();

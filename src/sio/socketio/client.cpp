@@ -1,8 +1,8 @@
 #include "sio/socketio/detail/client.hpp"
 
 #include <algorithm>
-#include <cstdio>
 
+#include "sio/socketio/detail/guard.hpp"
 #include "sio/socketio/detail/server_core.hpp"
 #include "sio/socketio/namespace.hpp"
 
@@ -67,15 +67,9 @@ void client::on_binary(std::string data) {
 }
 
 void client::dispatch(parser::packet& p, std::vector<binary>& attachments) {
-  // An application handler that throws (say, on a payload of an unexpected shape) must not
-  // take the server down with it: the event is dropped, everyone else carries on.
-  try {
-    dispatch_unguarded(p, attachments);
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "sio: a handler in namespace %s threw: %s\n", p.nsp.c_str(), e.what());
-  } catch (...) {
-    std::fprintf(stderr, "sio: a handler in namespace %s threw a non-standard exception\n", p.nsp.c_str());
-  }
+  // Each call into the application is guarded where it is made; this is the last line, for
+  // what escapes the library's own code: the packet is dropped, everyone else carries on.
+  guarded(server_, {.where = "packet handling", .nsp = p.nsp}, [&] { dispatch_unguarded(p, attachments); });
 }
 
 std::shared_ptr<socket> client::find_socket(std::string_view nsp) const {

@@ -41,4 +41,14 @@ std::string_view to_string(disconnect_reason r) noexcept {
   return "unknown";
 }
 
+std::string handler_error::what() const {
+  try {
+    if (exception) std::rethrow_exception(exception);
+  } catch (const std::exception& e) {
+    return e.what();
+  } catch (...) {
+  }
+  return "a non-standard exception";
+}
+
 }  // namespace sio

@@ -1,5 +1,6 @@
 #pragma once
 // Socket.IO server errors and disconnect reasons (the reference's closed set).
+#include <exception>
 #include <string>
 #include <string_view>
 #include <system_error>
@@ -40,6 +41,22 @@ struct middleware_error {
   boost::json::value data;
 };
 using connect_error = middleware_error;
+
+// An exception thrown by the application's code that the library called (a handler, a
+// middleware, an ack callback, a fetch_sockets completion...). The library catches it where it
+// called, reports it to server_options::on_error and carries on: the other handlers still run,
+// a disconnecting socket still leaves its rooms, the server keeps serving. A middleware that
+// throws counts as one that refused (next(error) with message "server error").
+struct handler_error {
+  std::string_view where;      // what was called: "event handler", "disconnect handler", ...
+  std::string_view nsp;        // the namespace, when there is one
+  std::string_view socket_id;  // the socket, when there is one
+  std::string_view event;      // the event's name, for event handlers and ack callbacks of emits
+  std::exception_ptr exception;
+
+  // what() of a std::exception, else "a non-standard exception".
+  std::string what() const;
+};
 
 }  // namespace sio
 

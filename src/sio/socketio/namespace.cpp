@@ -3,6 +3,7 @@
 #include "sio/common/random_id.hpp"
 
 #include "sio/socketio/detail/client.hpp"
+#include "sio/socketio/detail/guard.hpp"
 #include "sio/socketio/detail/server_core.hpp"
 #include "sio/socketio/socket.hpp"
 
@@ -40,7 +41,7 @@ void namespace_::on_server_side_emit(boost::json::array args) {
     std::lock_guard lock(mutex_);
     handlers = on_server_side_;
   }
-  for (auto& h : handlers) h(args);
+  for (auto& h : handlers) detail::guarded(server_, {.where = "server-side emit handler", .nsp = name_}, [&] { h(args); });
 }
 
 std::error_code namespace_::server_side_emit_packet(outgoing_packet p) {
@@ -102,8 +103,8 @@ void namespace_::add(const std::shared_ptr<detail::client>& c, boost::json::obje
 void namespace_::run_middlewares(std::shared_ptr<socket> s, std::size_t i,
                                  std::shared_ptr<std::vector<middleware>> fns) {
   auto& fn = (*fns)[i];
-  fn(s, next_fn([this, s, i, fns, called = std::make_shared<std::atomic<bool>>(false)](
-                    std::optional<middleware_error> err) mutable {
+  next_fn next([this, s, i, fns, called = std::make_shared<std::atomic<bool>>(false)](
+                   std::optional<middleware_error> err) mutable {
     if (called->exchange(true)) return;
     auto go = [this, s, i, fns, err = std::move(err)]() mutable {
       auto& c = *s->client_;
@@ -124,7 +125,12 @@ void namespace_::run_middlewares(std::shared_ptr<socket> s, std::size_t i,
     // Middlewares may finish on another thread (async auth); the socket's life goes on at home.
     if (s->client_->on_thread()) go();
     else s->client_->post(std::move(go));
-  }));
+  });
+  // A middleware that throws refused the connection (unless it called next first): the client
+  // gets a CONNECT_ERROR rather than silence until its connect timeout.
+  if (!detail::guarded(server_, {.where = "connection middleware", .nsp = name_, .socket_id = s->id()},
+                       [&] { fn(s, next); }))
+    next(middleware_error{"server error", {}});
 }
 
 void namespace_::do_connect(const std::shared_ptr<socket>& s) {
@@ -138,7 +144,7 @@ void namespace_::do_connect(const std::shared_ptr<socket>& s) {
   s->on_connect();
   for (auto& h : all_connection_handlers()) {
     if (!s->connected()) break;
-    h(s);
+    detail::guarded(server_, {.where = "connection handler", .nsp = name_, .socket_id = s->id()}, [&] { h(s); });
   }
 }
 

@@ -108,6 +108,8 @@ class namespace_ final : public local_namespace {
 
   // local_namespace
   std::shared_ptr<local_socket> find_socket(std::string_view id) const override;
+  // Library internals (reporting an application's exception needs the server's options).
+  const detail::server_core& core() const noexcept { return server_; }
   std::uint64_t next_ack_id() noexcept override { return ids_.fetch_add(1, std::memory_order_relaxed); }
   void on_server_side_emit(boost::json::array args) override;
 

@@ -1,12 +1,34 @@
 #include "sio/socketio/server.hpp"
 
+#include <cstdio>
+
 #include "sio/adapter/memory_adapter.hpp"
 #include "sio/socketio/detail/client.hpp"
+#include "sio/socketio/detail/guard.hpp"
 #include "sio/socketio/detail/server_core.hpp"
 
 namespace sio {
 
 namespace detail {
+
+void report_handler_error(const server_core& core, const call_site& site, std::exception_ptr e) noexcept {
+  handler_error err{site.where, site.nsp, site.socket_id, site.event, std::move(e)};
+  try {
+    if (const auto& hook = core.options().on_error) return hook(err);
+  } catch (...) {
+    return;  // the hook's own failure has nowhere better to go
+  }
+  try {
+    // No hook: the application has not said where its log goes.
+    std::string line = "sio: " + std::string(site.where);
+    if (!site.event.empty()) line += " for \"" + std::string(site.event) + "\"";
+    if (!site.nsp.empty()) line += " in namespace " + std::string(site.nsp);
+    if (!site.socket_id.empty()) line += " (socket " + std::string(site.socket_id) + ")";
+    line += " threw: " + err.what() + "\n";
+    std::fwrite(line.data(), 1, line.size(), stderr);
+  } catch (...) {
+  }
+}
 
 server_core::server_core(server_options opts) : opts_(std::move(opts)) {
   opts_.engine.path = opts_.path;
@@ -61,7 +83,9 @@ namespace_* server_core::find_or_create(std::string_view name, const boost::json
     for (auto& p : parents_) parents.push_back(p.get());
   }
   for (auto* p : parents) {
-    if (!p->matcher_(name, auth)) continue;  // user code: no lock held
+    bool matched = false;  // user code: no lock held; a matcher that throws matches nothing
+    guarded(*this, {.where = "namespace matcher", .nsp = p->name()}, [&] { matched = p->matcher_(name, auth); });
+    if (!matched) continue;
     std::lock_guard lock(mutex_);
     if (auto it = nsps_.find(name); it != nsps_.end()) return it->second.get();  // created meanwhile
     auto* child = create_locked(std::string(name), p);

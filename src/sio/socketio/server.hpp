@@ -43,6 +43,10 @@ struct server_options {
   std::chrono::milliseconds connect_timeout{45000};
   adapter_factory adapter;           // one adapter per namespace; null: memory_adapter
   parser::decode_limits limits;      // max attachments per packet, max JSON depth
+  // Told of every exception the application's code throws into the library (see handler_error),
+  // on the thread that called it; give it the application's logger. Null: one line on stderr.
+  // It must not throw (what it throws is dropped).
+  std::function<void(const handler_error&)> on_error;
 };
 
 class server {

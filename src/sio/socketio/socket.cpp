@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "sio/socketio/detail/client.hpp"
+#include "sio/socketio/detail/guard.hpp"
 #include "sio/socketio/namespace.hpp"
 
 namespace sio {
@@ -26,16 +27,20 @@ namespace {
 // The callback of one socket's emit_with_ack.
 class single_ack final : public ack_collector {
  public:
-  explicit single_ack(single_ack_fn fn) : fn_(std::move(fn)) {}
+  single_ack(const namespace_& nsp, single_ack_fn fn) : nsp_(nsp), fn_(std::move(fn)) {}
   void add_client_count(std::size_t) override {}
   void on_response(payload p) override {
-    if (!done_.exchange(true)) fn_(std::error_code{}, std::move(p));
+    if (!done_.exchange(true)) call(std::error_code{}, std::move(p));
   }
   void on_failure(std::error_code why) override {
-    if (!done_.exchange(true)) fn_(why, payload{});
+    if (!done_.exchange(true)) call(why, payload{});
   }
 
  private:
+  void call(std::error_code ec, payload p) {
+    guarded(nsp_.core(), {.where = "ack callback", .nsp = nsp_.name()}, [&] { fn_(ec, std::move(p)); });
+  }
+  const namespace_& nsp_;
   single_ack_fn fn_;
   std::atomic<bool> done_{false};
 };
@@ -64,7 +69,7 @@ std::error_code socket_emitter::emit_payload(std::string_view name, payload p) c
 }
 std::error_code socket_emitter::emit_packet(outgoing_packet p) const { return s_->emit_packet(std::move(p), flags_); }
 std::error_code socket_emitter::emit_packet_with_ack(outgoing_packet p, detail::single_ack_fn cb) const {
-  return s_->emit_packet_with_ack(std::move(p), flags_, std::make_shared<detail::single_ack>(std::move(cb)));
+  return s_->emit_packet_with_ack(std::move(p), flags_, std::make_shared<detail::single_ack>(s_->nsp(), std::move(cb)));
 }
 broadcast_operator socket_emitter::to(std::string_view room) const {
   return broadcast().to(room);
@@ -325,12 +330,19 @@ void socket::on_event(parser::packet& p, std::vector<binary>& attachments) {
   dispatch(ev);
 }
 
+template <class F>
+bool socket::call_app(std::string_view where, std::string_view event_name, F&& f) const noexcept {
+  return detail::guarded(nsp_->core(), {.where = where, .nsp = nsp_->name(), .socket_id = id_, .event = event_name},
+                         std::forward<F>(f));
+}
+
 void socket::run_middlewares(std::shared_ptr<event> ev, std::size_t i,
                              std::shared_ptr<const std::vector<middleware>> fns) {
   auto self = shared_from_this();
-  (*fns)[i](*ev, next_fn([self, ev, i, fns, called = std::make_shared<std::atomic<bool>>(false)](
-                             std::optional<middleware_error> err) mutable {
+  next_fn next([self, ev, i, fns, called = std::make_shared<std::atomic<bool>>(false)](
+                   std::optional<middleware_error> err) mutable {
     if (called->exchange(true)) return;
+    // Runs the next step, on the socket's thread: the middleware may have finished anywhere.
     auto go = [self, ev, i, fns, err = std::move(err)]() mutable {
       if (err) return self->report_error(*err);
       if (i + 1 < fns->size()) return self->run_middlewares(std::move(ev), i + 1, std::move(fns));
@@ -338,27 +350,30 @@ void socket::run_middlewares(std::shared_ptr<event> ev, std::size_t i,
     };
     if (self->client_->on_thread()) go();
     else self->client_->post(std::move(go));
-  }));
+  });
+  // A middleware that throws refused the event (unless it called next first).
+  if (!call_app("event middleware", ev->name(), [&] { (*fns)[i](*ev, next); }))
+    next(middleware_error{"server error", {}});
 }
 
 void socket::report_error(const middleware_error& err) {
   if (!extras_) return;
   auto handlers = extras_->errors;
-  for (auto& h : handlers) h(err);
+  for (auto& h : handlers) call_app("error handler", {}, [&] { h(err); });
 }
 
 void socket::dispatch(event& ev) {
   if (!connected()) return;  // the reference ignores packets received after disconnection
+  const auto name = ev.name();
   if (extras_) {
     if (auto any = extras_->any) {
-      for (auto& h : *any) h(ev);
+      for (auto& h : *any) call_app("catch-all event handler", name, [&] { h(ev); });
     }
   }
   if (!handlers_) return;
   table_ref list(handlers_);  // a snapshot: handlers may add or remove handlers
-  const auto name = ev.name();
   for (auto& e : *list.get())
-    if (e.name == name) e.fn(ev);
+    if (e.name == name) call_app("event handler", name, [&] { e.fn(ev); });
 }
 
 void socket::on_ack(parser::packet& p, std::vector<binary>& attachments) {
@@ -383,7 +398,7 @@ void socket::on_close(disconnect_reason why) {
   keep_handshake();  // while the session is there to build it from
   if (extras_) {
     auto handlers = extras_->disconnecting;
-    for (auto& h : handlers) h(why);  // still in its rooms
+    for (auto& h : handlers) call_app("disconnecting handler", {}, [&] { h(why); });  // still in its rooms
   }
   // Marked before leaving the rooms, so a join racing from another thread cannot re-add it.
   connected_.store(false, std::memory_order_release);
@@ -393,7 +408,7 @@ void socket::on_close(disconnect_reason why) {
   fail_pending_acks();
   if (extras_) {
     auto handlers = std::move(extras_->disconnect);
-    for (auto& h : handlers) h(why);
+    for (auto& h : handlers) call_app("disconnect handler", {}, [&] { h(why); });
   }
   // The handlers usually capture the socket: dropping them breaks the cycle.
   cleanup();
@@ -447,7 +462,8 @@ void socket::notify_outgoing(const outgoing_packet& p) {
   const auto& arr = p.packet.data.as_array();
   if (arr.empty() || !arr.front().is_string()) return;
   boost::json::array args(arr.begin() + 1, arr.end());
-  for (auto& h : *list) h(arr.front().as_string(), args);
+  const std::string_view name = arr.front().as_string();
+  for (auto& h : *list) call_app("outgoing event handler", name, [&] { h(name, args); });
 }
 
 eio::send_result socket::deliver(const encoded_packet& p, const broadcast_flags& flags) {

@@ -211,6 +211,10 @@ class socket final : public local_socket, public std::enable_shared_from_this<so
   void run_middlewares(std::shared_ptr<event> ev, std::size_t i,
                        std::shared_ptr<const std::vector<middleware>> fns);
   void report_error(const middleware_error& err);
+  // Calls the application's f() (a handler, a middleware), reporting what it throws; false when
+  // it threw. Any thread.
+  template <class F>
+  bool call_app(std::string_view where, std::string_view event_name, F&& f) const noexcept;
   void cleanup();
   extra_handlers& extras();
   template <class Keep>

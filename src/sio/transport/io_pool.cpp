@@ -1,6 +1,8 @@
 #include "sio/transport/io_pool.hpp"
 
 #include <atomic>
+#include <cstdio>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -17,6 +19,36 @@ struct io_pool::impl {
   std::vector<asio::executor_work_guard<asio::io_context::executor_type>> guards;
   std::atomic<std::size_t> next{0};
   std::unique_ptr<asio::signal_set> signals;
+  std::function<void(std::exception_ptr)> on_error;
+
+  // Runs `ctx` until it stops. A handler that throws unwinds out of run(); Asio allows calling
+  // run() again at once, so the loop, and every connection on it, carries on.
+  void run_loop(asio::io_context& ctx) {
+    for (;;) {
+      try {
+        ctx.run();
+        return;
+      } catch (...) {
+        report(std::current_exception());
+      }
+    }
+  }
+
+  void report(std::exception_ptr e) noexcept {
+    try {
+      if (on_error) return on_error(e);
+      std::string what = "a non-standard exception";
+      try {
+        std::rethrow_exception(e);
+      } catch (const std::exception& ex) {
+        what = ex.what();
+      } catch (...) {
+      }
+      std::string line = "sio: an event loop's handler threw: " + what + "\n";
+      std::fwrite(line.data(), 1, line.size(), stderr);
+    } catch (...) {
+    }
+  }
 };
 
 io_pool::io_pool(std::size_t threads) : impl_(std::make_unique<impl>()) {
@@ -41,8 +73,8 @@ asio::io_context& io_pool::next() noexcept {
 void io_pool::run() {
   std::vector<std::thread> threads;
   for (std::size_t i = 1; i < impl_->contexts.size(); ++i)
-    threads.emplace_back([ctx = impl_->contexts[i].get()] { ctx->run(); });
-  impl_->contexts[0]->run();
+    threads.emplace_back([this, ctx = impl_->contexts[i].get()] { impl_->run_loop(*ctx); });
+  impl_->run_loop(*impl_->contexts[0]);
   for (auto& t : threads) t.join();
 }
 
@@ -50,6 +82,8 @@ void io_pool::stop() {
   for (auto& g : impl_->guards) g.reset();
   for (auto& c : impl_->contexts) c->stop();
 }
+
+void io_pool::on_error(std::function<void(std::exception_ptr)> fn) { impl_->on_error = std::move(fn); }
 
 void io_pool::on_signal(std::function<void()> fn) {
   impl_->signals = std::make_unique<asio::signal_set>(*impl_->contexts[0], SIGINT, SIGTERM);

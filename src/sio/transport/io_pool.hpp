@@ -2,6 +2,7 @@
 // The threads that serve connections: one event loop (io_context) per thread.
 // Each connection is owned by one loop for its whole life, so its state needs no lock.
 #include <cstddef>
+#include <exception>
 #include <functional>
 #include <memory>
 
@@ -28,6 +29,11 @@ class io_pool {
   void stop();
   // Calls fn() on SIGINT / SIGTERM (on loop 0's thread).
   void on_signal(std::function<void()> fn);
+  // The last line of defence: an exception that escapes a handler run by a loop (the layers
+  // above guard their calls into the application; this catches what they miss) is given to
+  // fn, on that loop's thread, and the loop goes on running. Set before run(). Default: one line
+  // on stderr.
+  void on_error(std::function<void(std::exception_ptr)> fn);
 
  private:
   struct impl;
