@@ -296,6 +296,14 @@ TEST_F(ConfigTest, BooleanForms) {
   EXPECT_TRUE(parse({}, {{"PARLEY_DEV_LOGIN", "ON"}}).cfg.dev_login);
 }
 
+// The verifier accepts development-login tokens exactly while the development login is on.
+TEST_F(ConfigTest, DevLoginTokensFollowDevLogin) {
+  EXPECT_FALSE(parse({}).cfg.jwt.accept_dev_login_tokens);
+  EXPECT_TRUE(parse({"--dev-login"}).cfg.jwt.accept_dev_login_tokens);
+  EXPECT_TRUE(parse({}, {{"PARLEY_DEV_LOGIN", "true"}}).cfg.jwt.accept_dev_login_tokens);
+  EXPECT_FALSE(parse({"--dev-login=false"}, {{"PARLEY_DEV_LOGIN", "true"}}).cfg.jwt.accept_dev_login_tokens);
+}
+
 TEST_F(ConfigTest, LastFlagWinsAndListsAccumulate) {
   EXPECT_EQ(parse({"--port", "1", "--port", "2"}).cfg.port, 2);
   EXPECT_EQ(parse({"--transports", "polling,websocket", "--transports", "polling"}).cfg.transports,

@@ -474,6 +474,7 @@ void finish(config& c, std::vector<std::string>& warnings) {
     warnings.push_back("cors-credentials with cors-origins '*': browsers refuse credentials for a wildcard origin; "
                        "list the origins");
   if (c.dev_login) warnings.push_back("dev-login is on: anyone can get a token for any user (development only)");
+  c.jwt.accept_dev_login_tokens = c.dev_login;  // its tokens do not outlive it
 }
 
 }  // namespace
