@@ -1,5 +1,6 @@
 // Configurations that would make the server unsafe are refused at start, with a message naming
-// the options to change: the public development secret on an address others can reach.
+// the options to change: the public development secret on an address others can reach, and CORS
+// credentials for any origin.
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
@@ -84,5 +85,27 @@ describe("the development JWT secret", () => {
   it("is not needed with a secret of one's own, on any address", T, async () => {
     const r = await run(serve("--host", "0.0.0.0"), { PARLEY_JWT_SECRET: SECRET });
     assert.equal(r.started, true, r.output);
+  });
+});
+
+describe("CORS", () => {
+  function assertRefused(r) {
+    assert.equal(r.started, false, `parley started:\n${r.output}`);
+    assert.notEqual(r.code, 0, r.output);
+    assert.match(r.output, /--cors-origins/);
+    assert.match(r.output, /--cors-credentials/);
+  }
+
+  it('refuses cors-origins "*" with cors-credentials, from flags, environment and TOML', T, async () => {
+    assertRefused(await run(serve("--cors-origins", "*", "--cors-credentials")));
+    assertRefused(await run(serve(), { PARLEY_CORS_ORIGINS: "https://chat.example.com,*", PARLEY_CORS_CREDENTIALS: "true" }));
+    const toml = path.join(work, "cors.toml");
+    writeFileSync(toml, 'cors-origins = ["*"]\ncors-credentials = true\n');
+    assertRefused(await run(serve("--config", toml)));
+  });
+
+  it("allows either alone", T, async () => {
+    assert.equal((await run(serve("--cors-origins", "*"))).started, true);
+    assert.equal((await run(serve("--cors-origins", "https://chat.example.com", "--cors-credentials"))).started, true);
   });
 });

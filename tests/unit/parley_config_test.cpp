@@ -457,6 +457,24 @@ TEST_F(ConfigTest, EveryValidationErrorNamesItsOption) {
   }
 }
 
+// "*" with credentials would grant every site the user's credentials: refused, from every source.
+TEST_F(ConfigTest, CorsWildcardWithCredentialsIsRefused) {
+  auto refused = [](const std::string& err) {
+    EXPECT_EQ(err.rfind("--cors-origins: ", 0), 0u) << err;
+    EXPECT_NE(err.find("--cors-credentials"), std::string::npos) << err;
+  };
+  refused(error({"--cors-origins", "*", "--cors-credentials"}));
+  refused(error({"--cors-origins", "https://a.example.com,*", "--cors-credentials", "true"}));
+  refused(error({}, {{"PARLEY_CORS_ORIGINS", "*"}, {"PARLEY_CORS_CREDENTIALS", "yes"}}));
+  refused(error({"--config", file("c.toml", "cors-origins = [\"*\"]\ncors-credentials = true\n")}));
+  refused(error({"--cors-credentials"}, {{"PARLEY_CORS_ORIGINS", "*"}}));  // the pair, from two sources
+  // Either alone is fine; the later source may lift the conflict.
+  EXPECT_EQ(parse({"--cors-origins", "*"}).cfg.cors_origins, std::vector<std::string>{"*"});
+  EXPECT_TRUE(parse({"--cors-origins", "https://a.example.com", "--cors-credentials"}).cfg.cors_credentials);
+  EXPECT_FALSE(parse({"--cors-credentials=false"}, {{"PARLEY_CORS_ORIGINS", "*"}, {"PARLEY_CORS_CREDENTIALS", "1"}})
+                   .cfg.cors_credentials);
+}
+
 TEST_F(ConfigTest, MessagesSayWhatIsWrong) {
   EXPECT_EQ(error({"--port", "70000"}), "--port: '70000' is out of range (expected 0-65535)");
   EXPECT_EQ(error({"--max-upload-bytes", "-5"}), "--max-upload-bytes: '-5' is negative (expected 1-1099511627776 bytes)");

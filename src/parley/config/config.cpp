@@ -208,7 +208,7 @@ const std::vector<option>& options() {
           for (const auto& origin : v) check_origin(origin);
           c.cors_origins = std::move(v);
         });
-    add("cors-credentials", "Network", kind::boolean, "BOOL", "Allow credentials (cookies, Authorization) in CORS requests",
+    add("cors-credentials", "Network", kind::boolean, "BOOL", "Allow credentials (cookies, Authorization) in CORS requests (not with cors-origins *)",
         [](const config& c) { return c.cors_credentials ? "true" : "false"; },
         [](config& c, std::string_view t) { c.cors_credentials = parse_bool(t); });
     add("ping-interval-ms", "Network", kind::integer, "MS", "Engine.IO heartbeat interval",
@@ -470,9 +470,12 @@ void finish(config& c, std::vector<std::string>& warnings) {
                        " is not a loopback address: the development secret is public, so anyone could sign tokens "
                        "for this server. Set --jwt-secret / PARLEY_JWT_SECRET to a long random string (or use "
                        "--jwt-algorithm RS256/ES256 with keys), or listen on 127.0.0.1");
+  // Browsers refuse credentials for "*" on purpose: granting them to every origin would let any
+  // site act as the signed-in user.
   if (c.cors_credentials && std::find(c.cors_origins.begin(), c.cors_origins.end(), "*") != c.cors_origins.end())
-    warnings.push_back("cors-credentials with cors-origins '*': browsers refuse credentials for a wildcard origin; "
-                       "list the origins");
+    throw config_error("--cors-origins: '*' cannot be combined with --cors-credentials true: credentials for any "
+                       "origin would let every site act as the signed-in user (browsers refuse the pair). List the "
+                       "allowed origins, or turn --cors-credentials off");
   if (c.dev_login) warnings.push_back("dev-login is on: anyone can get a token for any user (development only)");
   c.jwt.accept_dev_login_tokens = c.dev_login;  // its tokens do not outlive it
 }

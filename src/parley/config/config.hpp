@@ -24,7 +24,7 @@ struct config {
   std::string path = "/socket.io/";
   std::vector<std::string> transports = {"polling", "websocket"};
   std::vector<std::string> cors_origins;  // empty: no CORS; "*" allows any origin
-  bool cors_credentials = false;
+  bool cors_credentials = false;          // refused with "*" in cors_origins
   std::chrono::milliseconds ping_interval{25000};
   std::chrono::milliseconds ping_timeout{20000};
   std::size_t max_http_buffer_size = 1'000'000;
