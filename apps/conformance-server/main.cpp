@@ -1,6 +1,7 @@
 // The server the official protocol suites run against (docs/engine.io-protocol/v4-test-suite
 // and docs/socket.io-protocol/v5-test-suite in socketio/socket.io): a raw Engine.IO echo at
 // /engine.io/ and Socket.IO at /socket.io/, with the timings those suites expect.
+#include <exception>
 #include <iostream>
 #include <optional>
 #include <string>
@@ -30,7 +31,7 @@ class echo_handler final : public sio::eio::handler {
 
 }  // namespace
 
-int main(int argc, char** argv) {
+int main(int argc, char** argv) try {
   CLI::App app{"Parley protocol conformance server"};
   std::uint16_t port = 3000;
   std::string host = "127.0.0.1";
@@ -93,4 +94,7 @@ int main(int argc, char** argv) {
   std::cout << "listening on " << host << ":" << http.port() << std::endl;
   pool.on_signal([&] { pool.stop(); });
   pool.run();
+} catch (const std::exception& e) {  // options the library refuses (e.g. CORS "*" with credentials)
+  std::cerr << "conformance-server: " << e.what() << std::endl;
+  return 1;
 }

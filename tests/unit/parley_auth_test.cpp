@@ -609,6 +609,35 @@ TEST(JwtVerify, ReasonForTheLog) {
   EXPECT_EQ(why, "expired");
 }
 
+// Development-login tokens (claim devLogin: true) must not outlive the development login.
+TEST(JwtVerify, DevLoginTokensOnlyWhileDevLoginIsOn) {
+  auto on = hs_options();
+  on.accept_dev_login_tokens = true;
+  const jwt_verifier with_dev_login(on), without_dev_login(hs_options());
+  auto dev = alice();
+  dev["devLogin"] = true;
+  ASSERT_TRUE(with_dev_login.verify(make_token(dev), now));
+  std::string why;
+  auto refused = without_dev_login.verify(make_token(dev), now, why);
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error(), invalid);  // "Authentication error: Invalid token", as the contract says
+  EXPECT_NE(why.find("development-login token"), std::string::npos) << why;
+  // Expired as well: still a development token, and refused as one.
+  auto old = alice(-5);
+  old["devLogin"] = true;
+  EXPECT_EQ(error_of(without_dev_login, make_token(old)), invalid);
+  // Any other token is unaffected; a devLogin that is no boolean is no token of ours.
+  auto plain = alice();
+  plain["devLogin"] = false;
+  EXPECT_TRUE(without_dev_login.verify(make_token(plain), now));
+  EXPECT_TRUE(without_dev_login.verify(make_token(alice()), now));
+  for (json::value odd : {json::value("true"), json::value(1), json::value(json::object{})}) {
+    auto c = alice();
+    c["devLogin"] = odd;
+    EXPECT_EQ(error_of(with_dev_login, make_token(c)), invalid) << json::serialize(odd);
+  }
+}
+
 // ---------------------------------------------------------------------------- signing
 
 TEST(JwtSign, Hs256MatchesAnIndependentHmac) {
@@ -632,6 +661,20 @@ TEST(JwtSign, Hs256MatchesAnIndependentHmac) {
   ASSERT_TRUE(r);
   EXPECT_EQ(r->user_id, "alice");
   EXPECT_EQ(v.verify(token, now + 1h).error(), expired);
+}
+
+TEST(JwtSign, DevLoginTokensAreMarked) {
+  auto on = hs_options();
+  on.accept_dev_login_tokens = true;
+  const jwt_verifier with_dev_login(on), without_dev_login(hs_options());
+  auto token = with_dev_login.sign_dev_login({"alice", "Alice"}, 1h, now);
+  EXPECT_EQ(claims_of(token).at("devLogin"), true);
+  EXPECT_TRUE(with_dev_login.verify(token, now));
+  EXPECT_EQ(error_of(without_dev_login, token), invalid);
+  // `parley token` and other signers make ordinary tokens.
+  auto ordinary = with_dev_login.sign({"alice", "Alice"}, 1h, now);
+  EXPECT_FALSE(claims_of(ordinary).contains("devLogin"));
+  EXPECT_TRUE(without_dev_login.verify(ordinary, now));
 }
 
 TEST(JwtSign, NameDefaultsToTheUserId) {

@@ -177,7 +177,7 @@ TEST_F(ConfigTest, ConfigFileFromTheEnvironment) {
 
 TEST_F(ConfigTest, EnvironmentOverridesTomlAndFlagsOverrideEnvironment) {
   auto path = file("parley.toml", "port = 4000\nhost = \"0.0.0.0\"\ndatabase = \"toml.db\"\n");
-  environment env{{"PARLEY_PORT", "5000"}, {"PARLEY_DATABASE", "env.db"}};
+  environment env{{"PARLEY_PORT", "5000"}, {"PARLEY_DATABASE", "env.db"}, {"PARLEY_JWT_SECRET", "s3cret"}};
   auto c = parse({"--config", path}, env).cfg;
   EXPECT_EQ(c.port, 5000);         // env over TOML
   EXPECT_EQ(c.host, "0.0.0.0");    // TOML over default
@@ -296,6 +296,14 @@ TEST_F(ConfigTest, BooleanForms) {
   EXPECT_TRUE(parse({}, {{"PARLEY_DEV_LOGIN", "ON"}}).cfg.dev_login);
 }
 
+// The verifier accepts development-login tokens exactly while the development login is on.
+TEST_F(ConfigTest, DevLoginTokensFollowDevLogin) {
+  EXPECT_FALSE(parse({}).cfg.jwt.accept_dev_login_tokens);
+  EXPECT_TRUE(parse({"--dev-login"}).cfg.jwt.accept_dev_login_tokens);
+  EXPECT_TRUE(parse({}, {{"PARLEY_DEV_LOGIN", "true"}}).cfg.jwt.accept_dev_login_tokens);
+  EXPECT_FALSE(parse({"--dev-login=false"}, {{"PARLEY_DEV_LOGIN", "true"}}).cfg.jwt.accept_dev_login_tokens);
+}
+
 TEST_F(ConfigTest, LastFlagWinsAndListsAccumulate) {
   EXPECT_EQ(parse({"--port", "1", "--port", "2"}).cfg.port, 2);
   EXPECT_EQ(parse({"--transports", "polling,websocket", "--transports", "polling"}).cfg.transports,
@@ -314,6 +322,43 @@ TEST_F(ConfigTest, SecretSources) {
   EXPECT_TRUE(c.jwt_secret_is_default);
   // Setting the development secret explicitly is still the development secret.
   EXPECT_TRUE(parse({"--jwt-secret", parley::development_jwt_secret}).cfg.jwt_secret_is_default);
+}
+
+// The development secret is public: only a server no one else can reach may use it.
+TEST_F(ConfigTest, DevelopmentSecretOnlyOnLoopback) {
+  auto refused = [&](std::vector<std::string> args, const environment& env) {
+    auto err = error(std::move(args), env);
+    EXPECT_EQ(err.rfind("--jwt-secret: ", 0), 0u) << err;
+    EXPECT_NE(err.find("PARLEY_JWT_SECRET"), std::string::npos) << err;
+    return err;
+  };
+  auto err = refused({"--host", "0.0.0.0"}, {});
+  EXPECT_NE(err.find("'0.0.0.0' is not a loopback address"), std::string::npos) << err;
+  refused({}, {{"PARLEY_HOST", "::"}});
+  refused({"--config", file("h.toml", "host = \"192.168.1.20\"\n")}, {});
+  refused({"--host", "chat.example.com"}, {});
+  refused({"--host", "0.0.0.0", "--jwt-secret", parley::development_jwt_secret}, {});  // named, still public
+  refused({"--host", "0.0.0.0", "--jwt-algorithm", "HS256"}, {{"PARLEY_JWT_SECRET", ""}});  // empty: unset
+  // `parley token` signs for the server this configuration describes: refused alike.
+  refused({"token", "--user", "a", "--host", "0.0.0.0"}, {});
+
+  // Loopback keeps the zero-config mode (scripts/run.sh).
+  for (auto host : {"127.0.0.1", "127.8.9.10", "localhost", "LocalHost", "::1", "::ffff:127.0.0.1"}) {
+    auto cl = parse({"--host", host});
+    EXPECT_TRUE(cl.cfg.jwt_secret_is_default) << host;
+  }
+  // A secret of one's own, or keys, on any address.
+  EXPECT_FALSE(parse({"--host", "0.0.0.0"}, {{"PARLEY_JWT_SECRET", "s3cret"}}).cfg.jwt_secret_is_default);
+  auto pub = file("ec.pub", ec_keys().public_pem);
+  EXPECT_EQ(parse({"--host", "::", "--jwt-algorithm", "ES256", "--jwt-public-key", pub}).cfg.host, "::");
+}
+
+TEST(IsLoopbackHost, OnlyAddressesOfThisMachine) {
+  for (auto host : {"localhost", "127.0.0.1", "127.255.255.254", "::1", "0:0:0:0:0:0:0:1", "::ffff:127.0.0.1"})
+    EXPECT_TRUE(parley::is_loopback_host(host)) << host;
+  for (auto host : {"0.0.0.0", "::", "10.0.0.1", "128.0.0.1", "::ffff:10.0.0.1", "::2", "example.com",
+                    "localhost.example.com", "127.0.0.1.nip.io", "127.1", "2130706433", ""})
+    EXPECT_FALSE(parley::is_loopback_host(host)) << host;
 }
 
 TEST_F(ConfigTest, EmptyIssuerOrAudienceMeansUnchecked) {
@@ -410,6 +455,24 @@ TEST_F(ConfigTest, EveryValidationErrorNamesItsOption) {
       EXPECT_EQ(err.rfind(flag + " (from " + env_name + "): ", 0), 0u) << env_name << "=" << c.value << " -> " << err;
     }
   }
+}
+
+// "*" with credentials would grant every site the user's credentials: refused, from every source.
+TEST_F(ConfigTest, CorsWildcardWithCredentialsIsRefused) {
+  auto refused = [](const std::string& err) {
+    EXPECT_EQ(err.rfind("--cors-origins: ", 0), 0u) << err;
+    EXPECT_NE(err.find("--cors-credentials"), std::string::npos) << err;
+  };
+  refused(error({"--cors-origins", "*", "--cors-credentials"}));
+  refused(error({"--cors-origins", "https://a.example.com,*", "--cors-credentials", "true"}));
+  refused(error({}, {{"PARLEY_CORS_ORIGINS", "*"}, {"PARLEY_CORS_CREDENTIALS", "yes"}}));
+  refused(error({"--config", file("c.toml", "cors-origins = [\"*\"]\ncors-credentials = true\n")}));
+  refused(error({"--cors-credentials"}, {{"PARLEY_CORS_ORIGINS", "*"}}));  // the pair, from two sources
+  // Either alone is fine; the later source may lift the conflict.
+  EXPECT_EQ(parse({"--cors-origins", "*"}).cfg.cors_origins, std::vector<std::string>{"*"});
+  EXPECT_TRUE(parse({"--cors-origins", "https://a.example.com", "--cors-credentials"}).cfg.cors_credentials);
+  EXPECT_FALSE(parse({"--cors-credentials=false"}, {{"PARLEY_CORS_ORIGINS", "*"}, {"PARLEY_CORS_CREDENTIALS", "1"}})
+                   .cfg.cors_credentials);
 }
 
 TEST_F(ConfigTest, MessagesSayWhatIsWrong) {

@@ -33,7 +33,10 @@ export class Files {
     let p = this.urls.get(attachment.fileId);
     if (!p) {
       p = fetch(attachment.url, { headers: { Authorization: `Bearer ${this.getToken()}` } }).then(async (res) => {
-        if (!res.ok) throw new Error(res.status === 403 ? "not allowed" : `unavailable (${res.status})`);
+        if (!res.ok) {
+          await res.body?.cancel(); // the error's body is not wanted: release the request
+          throw new Error(res.status === 403 ? "not allowed" : `unavailable (${res.status})`);
+        }
         return URL.createObjectURL(await res.blob());
       });
       p.catch(() => this.urls.delete(attachment.fileId)); // try again next time

@@ -42,11 +42,14 @@ export function clear() {
   localStorage.removeItem(KEY);
 }
 
-// Is the server's development login on? (GET /api/dev/login answers 200 only then.)
+// Is the server's development login on? GET /api/web/config answers 200 either way (a 404 probe
+// would be a console error on every load); its body is read to the end, or the browser keeps the
+// request open and the page never goes idle.
 export async function devLoginEnabled() {
   try {
-    const res = await fetch("/api/dev/login", { headers: { Accept: "application/json" } });
-    return res.ok;
+    const res = await fetch("/api/web/config", { headers: { Accept: "application/json" } });
+    const config = await res.json().catch(() => null);
+    return res.ok && config?.devLogin === true;
   } catch {
     return false;
   }

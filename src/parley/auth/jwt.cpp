@@ -339,6 +339,10 @@ sio::result<identity> jwt_verifier::verify(std::string_view token, std::chrono::
     who.name = name->get_string();
   }
   if (who.name.empty()) who.name = who.user_id;
+  if (const json::value* dev = claims->if_contains(dev_login_claim); dev && !dev->is_null()) {
+    if (!dev->is_bool()) return invalid(std::string(dev_login_claim) + " is not a boolean");
+    if (dev->get_bool() && !opts_.accept_dev_login_tokens) return invalid("a development-login token, and dev-login is off");
+  }
 
   if (opts_.issuer) {
     const json::value* iss = claims->if_contains("iss");
@@ -378,6 +382,16 @@ sio::result<identity> jwt_verifier::verify(std::string_view token, std::chrono::
 
 std::string jwt_verifier::sign(const identity& who, std::chrono::seconds ttl,
                                std::chrono::system_clock::time_point now) const {
+  return sign_token(who, ttl, now, false);
+}
+
+std::string jwt_verifier::sign_dev_login(const identity& who, std::chrono::seconds ttl,
+                                         std::chrono::system_clock::time_point now) const {
+  return sign_token(who, ttl, now, true);
+}
+
+std::string jwt_verifier::sign_token(const identity& who, std::chrono::seconds ttl,
+                                     std::chrono::system_clock::time_point now, bool dev_login) const {
   if (who.user_id.empty()) throw std::invalid_argument("user: must not be empty");
   const std::string* key = &opts_.secret;
   if (opts_.alg != algorithm::hs256) {
@@ -399,6 +413,7 @@ std::string jwt_verifier::sign(const identity& who, std::chrono::seconds ttl,
   rc |= jwt_add_grant_int(j.get(), "exp", iat + static_cast<long>(ttl.count()));
   if (opts_.issuer) rc |= jwt_add_grant(j.get(), "iss", opts_.issuer->c_str());
   if (opts_.audience) rc |= jwt_add_grant(j.get(), "aud", opts_.audience->c_str());
+  if (dev_login) rc |= jwt_add_grant_bool(j.get(), dev_login_claim, 1);
   rc |= jwt_set_alg(j.get(), to_libjwt(opts_.alg), reinterpret_cast<const unsigned char*>(key->data()),
                     static_cast<int>(key->size()));
   if (rc != 0) throw std::runtime_error("jwt: cannot build the token");

@@ -26,7 +26,13 @@ struct jwt_options {
   std::optional<std::string> issuer;    // required `iss` when set
   std::optional<std::string> audience;  // required in `aud` (string or array) when set
   std::chrono::seconds leeway{30};      // clock skew allowed for exp / nbf
+  // Tokens of the web page's development login carry the claim `devLogin: true`; they are accepted
+  // only while that login is on, so that they do not outlive it (the config sets this from dev-login).
+  bool accept_dev_login_tokens = false;
 };
+
+// The claim that marks a token signed by the development login (`"devLogin": true`).
+inline constexpr const char* dev_login_claim = "devLogin";
 
 struct identity {
   std::string user_id;  // claim userId, else sub
@@ -58,10 +64,17 @@ class jwt_verifier {
   // Throws std::invalid_argument ("jwt-private-key: ...") when RS256/ES256 has no private key.
   std::string sign(const identity& who, std::chrono::seconds ttl,
                    std::chrono::system_clock::time_point now = std::chrono::system_clock::now()) const;
+  // The same, marked as a development-login token (dev_login_claim): refused by a verifier whose
+  // options do not accept_dev_login_tokens.
+  std::string sign_dev_login(const identity& who, std::chrono::seconds ttl,
+                             std::chrono::system_clock::time_point now = std::chrono::system_clock::now()) const;
 
   const jwt_options& options() const noexcept { return opts_; }
 
  private:
+  std::string sign_token(const identity& who, std::chrono::seconds ttl, std::chrono::system_clock::time_point now,
+                         bool dev_login) const;
+
   jwt_options opts_;
 };
 

@@ -13,6 +13,8 @@
 #include <sstream>
 #include <utility>
 
+#include <arpa/inet.h>
+
 #include <CLI/CLI.hpp>
 #include <toml++/toml.h>
 
@@ -206,7 +208,7 @@ const std::vector<option>& options() {
           for (const auto& origin : v) check_origin(origin);
           c.cors_origins = std::move(v);
         });
-    add("cors-credentials", "Network", kind::boolean, "BOOL", "Allow credentials (cookies, Authorization) in CORS requests",
+    add("cors-credentials", "Network", kind::boolean, "BOOL", "Allow credentials (cookies, Authorization) in CORS requests (not with cors-origins *)",
         [](const config& c) { return c.cors_credentials ? "true" : "false"; },
         [](config& c, std::string_view t) { c.cors_credentials = parse_bool(t); });
     add("ping-interval-ms", "Network", kind::integer, "MS", "Engine.IO heartbeat interval",
@@ -232,7 +234,7 @@ const std::vector<option>& options() {
           if (!a) throw bad_value(q(t) + " is not one of HS256, RS256, ES256");
           c.jwt.alg = *a;
         });
-    add("jwt-secret", "JWT", kind::string, "SECRET", "HS256 shared secret (unset: an insecure development secret)",
+    add("jwt-secret", "JWT", kind::string, "SECRET", "HS256 shared secret (unset: the public development secret, refused unless host is loopback)",
         [](const config&) { return std::string("(development secret)"); },
         [](config& c, std::string_view t) {
           if (t.empty()) throw bad_value("must not be empty (leave it unset for the development secret)");
@@ -461,15 +463,37 @@ void finish(config& c, std::vector<std::string>& warnings) {
   } catch (const std::invalid_argument& e) {
     throw config_error(std::string("--") + e.what());
   }
+  // The development secret is public (it is in the source): tokens signed with it are for a server
+  // that no one else can reach. Loopback stays the zero-config mode of scripts/run.sh.
+  if (c.jwt.alg == auth::algorithm::hs256 && c.jwt_secret_is_default && !is_loopback_host(c.host))
+    throw config_error("--jwt-secret: not set, and --host " + q(c.host) +
+                       " is not a loopback address: the development secret is public, so anyone could sign tokens "
+                       "for this server. Set --jwt-secret / PARLEY_JWT_SECRET to a long random string (or use "
+                       "--jwt-algorithm RS256/ES256 with keys), or listen on 127.0.0.1");
+  // Browsers refuse credentials for "*" on purpose: granting them to every origin would let any
+  // site act as the signed-in user.
   if (c.cors_credentials && std::find(c.cors_origins.begin(), c.cors_origins.end(), "*") != c.cors_origins.end())
-    warnings.push_back("cors-credentials with cors-origins '*': browsers refuse credentials for a wildcard origin; "
-                       "list the origins");
+    throw config_error("--cors-origins: '*' cannot be combined with --cors-credentials true: credentials for any "
+                       "origin would let every site act as the signed-in user (browsers refuse the pair). List the "
+                       "allowed origins, or turn --cors-credentials off");
   if (c.dev_login) warnings.push_back("dev-login is on: anyone can get a token for any user (development only)");
+  c.jwt.accept_dev_login_tokens = c.dev_login;  // its tokens do not outlive it
 }
 
 }  // namespace
 
 // ---------------------------------------------------------------------------- public
+
+bool is_loopback_host(std::string_view host) {
+  const std::string text(trim(host));
+  if (lower(text) == "localhost") return true;
+  in_addr v4{};
+  if (::inet_pton(AF_INET, text.c_str(), &v4) == 1) return (ntohl(v4.s_addr) >> 24) == 127;
+  in6_addr v6{};
+  if (::inet_pton(AF_INET6, text.c_str(), &v6) == 1)
+    return IN6_IS_ADDR_LOOPBACK(&v6) || (IN6_IS_ADDR_V4MAPPED(&v6) && v6.s6_addr[12] == 127);
+  return false;  // another name may resolve to any address
+}
 
 environment process_environment() {
   environment env;

@@ -24,7 +24,7 @@ struct config {
   std::string path = "/socket.io/";
   std::vector<std::string> transports = {"polling", "websocket"};
   std::vector<std::string> cors_origins;  // empty: no CORS; "*" allows any origin
-  bool cors_credentials = false;
+  bool cors_credentials = false;          // refused with "*" in cors_origins
   std::chrono::milliseconds ping_interval{25000};
   std::chrono::milliseconds ping_timeout{20000};
   std::size_t max_http_buffer_size = 1'000'000;
@@ -34,7 +34,7 @@ struct config {
   auth::jwt_options jwt;
   std::string jwt_public_key_file;
   std::string jwt_private_key_file;
-  bool jwt_secret_is_default = true;  // the development secret: warned about loudly
+  bool jwt_secret_is_default = true;  // the development secret: warned about, and refused unless host is loopback
 
   // storage
   std::string database = "parley.db";  // SQLite file
@@ -89,6 +89,11 @@ struct command_line {
 //   auto cl = parley::parse_command_line(argc, argv);            // the process's environment
 //   auto cl = parley::parse_command_line(argc, argv, {{"PARLEY_PORT", "4000"}});  // a test's
 command_line parse_command_line(int argc, const char* const* argv, const environment& env = process_environment());
+
+// Whether listening on `host` keeps the server to this machine: "localhost", 127.0.0.0/8, ::1 (or
+// ::ffff:127.x.x.x). Any other name or address counts as reachable from elsewhere. The
+// development JWT secret is refused on every other host.
+bool is_loopback_host(std::string_view host);
 
 // "30s", "15m", "1h", "7d", or plain seconds; nullopt when malformed, zero or over 10 years.
 std::optional<std::chrono::seconds> parse_ttl(std::string_view text);

@@ -6,6 +6,8 @@
 //   GET  /api/files/<id>      Bearer JWT -> the bytes (403 for a private conversation's outsiders)
 //   GET  /api/dev/login       200 {"enabled":true}  (only with --dev-login: the web page's test sign-in)
 //   POST /api/dev/login       {"name"} -> 200 {token, userId, name}  (a token for anyone: never in production)
+//   GET  /api/web/config      200 {"devLogin":bool}  (the web page's probe, always 200)
+//   (the last three are the web page's routes, in web.cpp)
 //   anything else under /api/ -> 404 JSON
 // Errors are JSON: {"ok":false,"error":{"code":"...","message":"..."}}. CORS from the config,
 // with OPTIONS preflights answered.

@@ -139,6 +139,40 @@ class files_route final : public route_handler {
   bool directory_;
 };
 
+void send_json(const std::shared_ptr<http_connection>& conn, const request& req, http::status status,
+               const json::value& body) {
+  auto res = sio::transport::make_response(req, status, json::serialize(body), "application/json; charset=utf-8");
+  res.set(http::field::cache_control, "no-store");
+  secure(res);
+  conn->respond(std::move(res));
+}
+
+void send_error(const std::shared_ptr<http_connection>& conn, const request& req, http::status status,
+                std::string_view code, std::string_view message) {
+  auto res = http_api::json_error(req, status, code, message);
+  secure(res);
+  conn->respond(std::move(res));
+}
+
+// GET /api/web/config: what the page must know before anyone signs in. Always 200, whatever it
+// says: the page asks it on every load, and a 404 there is a console error in every browser.
+class page_config_route final : public route_handler {
+ public:
+  static constexpr std::string_view path = "/api/web/config";
+  explicit page_config_route(const config& cfg) : body_(json::object{{"devLogin", cfg.dev_login}}) {}
+
+  void handle(const std::shared_ptr<http_connection>& conn, request&& req) override {
+    if (path_of(req.target()) != path)
+      return send_error(conn, req, http::status::not_found, events::code::not_found, "not found");
+    if (req.method() != http::verb::get)
+      return send_error(conn, req, http::status::method_not_allowed, events::code::bad_request, "use GET");
+    send_json(conn, req, http::status::ok, body_);
+  }
+
+ private:
+  json::value body_;
+};
+
 // POST /api/dev/login {"name": "..."}: a token for anyone who asks, for trying the page.
 class dev_login_route final : public route_handler {
  public:
@@ -148,37 +182,37 @@ class dev_login_route final : public route_handler {
   void handle(const std::shared_ptr<http_connection>& conn, request&& req) override {
     namespace code = events::code;
     if (!enabled_ || path_of(req.target()) != "/api/dev/login")
-      return fail(conn, req, http::status::not_found, code::not_found, "not found");
+      return send_error(conn, req, http::status::not_found, code::not_found, "not found");
     if (req.method() == http::verb::get || req.method() == http::verb::head)
-      return send(conn, req, http::status::ok, json::object{{"enabled", true}});
+      return send_json(conn, req, http::status::ok, json::object{{"enabled", true}});
     if (req.method() != http::verb::post)
-      return fail(conn, req, http::status::method_not_allowed, code::bad_request, "use POST");
+      return send_error(conn, req, http::status::method_not_allowed, code::bad_request, "use POST");
     // application/json only: a cross-site form cannot send it without a CORS preflight, which
     // this route does not grant.
     auto type = req[http::field::content_type];
     if (!type.starts_with("application/json"))
-      return fail(conn, req, http::status::unsupported_media_type, code::bad_request, "send application/json");
+      return send_error(conn, req, http::status::unsupported_media_type, code::bad_request, "send application/json");
 
     boost::system::error_code ec;
     json::value body = json::parse(req.body(), ec);
     const json::string* name = nullptr;
     if (!ec && body.is_object())
       if (auto* n = body.as_object().if_contains("name"); n && n->is_string()) name = &n->get_string();
-    if (!name) return fail(conn, req, http::status::bad_request, code::bad_request, "expected {\"name\": \"...\"}");
+    if (!name) return send_error(conn, req, http::status::bad_request, code::bad_request, "expected {\"name\": \"...\"}");
     std::string display = trimmed(*name);
     if (display.empty() || display.size() > 64)
-      return fail(conn, req, http::status::bad_request, code::bad_request, "a name is 1 to 64 characters");
+      return send_error(conn, req, http::status::bad_request, code::bad_request, "a name is 1 to 64 characters");
     auto user_id = dev_user_id(display);
     if (!user_id)
-      return fail(conn, req, http::status::bad_request, code::bad_request,
-                  "a name needs at least one Latin letter or digit");
+      return send_error(conn, req, http::status::bad_request, code::bad_request,
+                        "a name needs at least one Latin letter or digit");
     try {
-      auto token = verifier_->sign({*user_id, display}, dev_login_ttl);
+      auto token = verifier_->sign_dev_login({*user_id, display}, dev_login_ttl);
       spdlog::info("dev login: a token for user {}", *user_id);
-      send(conn, req, http::status::ok, json::object{{"token", token}, {"userId", *user_id}, {"name", display}});
+      send_json(conn, req, http::status::ok, json::object{{"token", token}, {"userId", *user_id}, {"name", display}});
     } catch (const std::exception& e) {  // RS256 / ES256 without a private key
       spdlog::error("dev login: cannot sign: {}", e.what());
-      fail(conn, req, http::status::internal_server_error, code::internal, "the server cannot sign tokens");
+      send_error(conn, req, http::status::internal_server_error, code::internal, "the server cannot sign tokens");
     }
   }
 
@@ -187,19 +221,6 @@ class dev_login_route final : public route_handler {
     while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
     while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
     return std::string(s);
-  }
-  static void send(const std::shared_ptr<http_connection>& conn, const request& req, http::status status,
-                   const json::value& body) {
-    auto res = sio::transport::make_response(req, status, json::serialize(body), "application/json; charset=utf-8");
-    res.set(http::field::cache_control, "no-store");
-    secure(res);
-    conn->respond(std::move(res));
-  }
-  static void fail(const std::shared_ptr<http_connection>& conn, const request& req, http::status status,
-                   std::string_view code, std::string_view message) {
-    auto res = http_api::json_error(req, status, code, message);
-    secure(res);
-    conn->respond(std::move(res));
   }
 
   bool enabled_;
@@ -247,6 +268,7 @@ void add_routes(sio::transport::http_server& http, const config& cfg,
     http.add_route(std::move(path), small_body, std::move(route));
   }
   http.add_route("/api/dev/login", small_body, std::make_shared<dev_login_route>(cfg.dev_login, std::move(verifier)));
+  http.add_route(std::string(page_config_route::path), small_body, std::make_shared<page_config_route>(cfg));
 }
 
 }  // namespace parley::web

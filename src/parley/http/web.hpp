@@ -4,8 +4,10 @@
 //   GET  /                               index.html
 //   GET  /<file>                         the other files of web/ (app.js, style.css, ...)
 //   GET  /socket.io/socket.io.min.js     the socket.io-client bundle (also as /socket.io/socket.io.js)
-//   POST /api/dev/login {"name":"Alice"} -> {"token","userId","name"}   only with dev-login on
+//   POST /api/dev/login {"name":"Alice"} -> {"token","userId","name"}   only with dev-login on; the
+//                                        token carries "devLogin": true, refused once dev-login is off
 //   GET  /api/dev/login                  -> {"enabled":true}            only with dev-login on; else 404
+//   GET  /api/web/config                 -> {"devLogin":true|false}     always 200: the page's probe
 // Every file has an ETag (If-None-Match answers 304) and `Cache-Control: no-cache`; every answer
 // has a strict Content-Security-Policy (no inline script, no other origin) and `nosniff`.
 //

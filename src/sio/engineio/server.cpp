@@ -208,6 +208,7 @@ struct server::impl {
 };
 
 server::server(transport::http_server& http, handler& h, server_options opts) : impl_(std::make_shared<impl>()) {
+  opts.cors.validate();  // fail at start, not per request
   if (opts.path.empty() || opts.path.front() != '/') opts.path.insert(opts.path.begin(), '/');
   if (opts.path.back() != '/') opts.path.push_back('/');
   impl_->core = std::make_shared<server_core>(std::move(opts), h);

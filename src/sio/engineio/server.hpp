@@ -20,7 +20,8 @@ namespace sio::eio {
 
 class server {
  public:
-  // `h` must outlive the server.
+  // `h` must outlive the server. Throws std::invalid_argument for options it must not run with
+  // (cors_options::validate()).
   server(transport::http_server& http, handler& h, server_options opts = {});
   ~server();
   server(const server&) = delete;

@@ -1,5 +1,11 @@
 #pragma once
 // Cross-origin settings, shared by every HTTP route (Engine.IO and the application's own).
+//
+// "*" grants any origin without credentials (Access-Control-Allow-Origin: *). Credentials go only
+// to origins that are listed, or that `allow_origin` approves one by one: browsers refuse
+// credentials for "*" on purpose, and echoing every origin instead would hand every site the
+// user's cookies. So "*" together with `credentials` is a configuration error (validate(), which
+// eio::server calls when it is constructed).
 #include <chrono>
 #include <functional>
 #include <optional>
@@ -21,6 +27,9 @@ struct cors_options {
 
   // Whether a request from `origin` gets a CORS grant.
   bool allows(std::string_view origin) const;
+  // Throws std::invalid_argument for a combination the server must not run with: "*" among the
+  // origins with `credentials` on (without `allow_origin`, which decides instead of `origins`).
+  void validate() const;
 };
 
 }  // namespace sio::transport

@@ -32,11 +32,11 @@ void apply_cors(const cors_options& opts, const request& req, response& res) {
   auto origin = req[http::field::origin];
   res.set(http::field::vary, "Origin");
   if (origin.empty() || !opts.allows(origin)) return;
-  // With credentials the browser refuses "*", so the origin itself is echoed.
-  bool any = !opts.allow_origin && !opts.credentials &&
-             std::find(opts.origins.begin(), opts.origins.end(), "*") != opts.origins.end();
+  // "*" answers "*" and never grants credentials, even if validate() was skipped: echoing the
+  // origin with credentials would grant them to every site, which browsers refuse "*" to prevent.
+  bool any = !opts.allow_origin && std::find(opts.origins.begin(), opts.origins.end(), "*") != opts.origins.end();
   res.set(http::field::access_control_allow_origin, any ? std::string_view("*") : std::string_view(origin));
-  if (opts.credentials) res.set(http::field::access_control_allow_credentials, "true");
+  if (opts.credentials && !any) res.set(http::field::access_control_allow_credentials, "true");
   if (!opts.exposed_headers.empty())
     res.set(http::field::access_control_expose_headers, join(opts.exposed_headers));
 }

@@ -10,6 +10,7 @@
 #include <boost/beast/core/string.hpp>
 #include <boost/beast/http/buffer_body.hpp>
 #include <boost/beast/http/read.hpp>
+#include <boost/beast/http/rfc7230.hpp>
 #include <boost/beast/http/write.hpp>
 
 #include "sio/transport/http.hpp"
@@ -45,6 +46,34 @@ struct routes_and_options {
     return nullptr;
   }
 };
+
+// RFC 9112 §6: a request's body is delimited by `Transfer-Encoding: chunked` (chunked last and
+// once) or by Content-Length, never by both, and by nothing else. Beast reads any other
+// Transfer-Encoding ("xchunked", "chunked, gzip") as no body at all, so the body would be parsed
+// as the next request: request smuggling, wherever a proxy in front frames it the other way.
+// Such a request is refused and its connection closed (§6.3). nullopt: the framing is sound
+// (Beast itself refuses conflicting Content-Length fields, see on_header()).
+std::optional<http::status> framing_problem(const http::request_header<>& req) {
+  auto [first, last] = req.equal_range(http::field::transfer_encoding);
+  if (first == last) return std::nullopt;
+  if (req.version() < 11) return http::status::bad_request;  // HTTP/1.0 has no transfer codings (§6.1)
+  if (req.find(http::field::content_length) != req.end()) return http::status::bad_request;
+  std::size_t codings = 0, chunked = 0;
+  bool chunked_last = false;
+  for (auto it = first; it != last; ++it) {
+    http::opt_token_list list{it->value()};
+    if (!http::validate_list(list)) return http::status::bad_request;
+    for (auto coding : list) {
+      ++codings;
+      chunked_last = beast::iequals(coding, "chunked");
+      if (chunked_last) ++chunked;
+    }
+  }
+  if (!chunked_last || chunked != 1) return http::status::bad_request;
+  // "gzip, chunked" is well framed, but with a coding this server does not decode (§6.1).
+  if (codings != 1) return http::status::not_implemented;
+  return std::nullopt;
+}
 
 class connection final : public http_connection, public std::enable_shared_from_this<connection> {
  public:
@@ -121,7 +150,13 @@ class connection final : public http_connection, public std::enable_shared_from_
       route_ = config_->find(parser_->get().target());
       if (route_) return refuse_too_large();
     }
+    // Content-Length malformed, or given twice with different values, or after chunked (or
+    // chunked after it, or twice): where the body ends is unknown (RFC 9112 §6.3).
+    if (ec == http::error::bad_content_length || ec == http::error::multiple_content_length ||
+        ec == http::error::bad_transfer_encoding)
+      return refuse_unframed(http::status::bad_request);
     if (ec) return close();
+    if (auto status = framing_problem(parser_->get())) return refuse_unframed(*status);
     route_ = config_->find(parser_->get().target());
     if (!route_) return reply_error(http::status::not_found, "Not Found");
     // Beast checks a Content-Length against the limit only while parsing the header, where it
@@ -231,6 +266,21 @@ class connection final : public http_connection, public std::enable_shared_from_
     auto res = make_response(req, http::status::payload_too_large, "Payload Too Large");
     route_->handler->body_too_large(req, res);
     res.keep_alive(false);
+    respond(std::move(res));
+  }
+
+  // Answers a request whose body cannot be delimited, then closes: none of the bytes after its
+  // header is read as a request, since they may be anything (a smuggled one).
+  void refuse_unframed(http::status status) {
+    keep_alive_ = false;
+    drain_before_close_ = true;
+    state_ = state::handling;
+    response res{status, 11};
+    res.set(http::field::content_type, "text/plain; charset=UTF-8");
+    res.body() = status == http::status::not_implemented ? "Unsupported Transfer-Encoding"
+                                                         : "Bad Request: the length of the body is ambiguous";
+    res.keep_alive(false);
+    res.prepare_payload();
     respond(std::move(res));
   }
 
