@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <optional>
+#include <type_traits>
 #include <vector>
 
 #include <boost/asio/ip/tcp.hpp>
@@ -186,7 +187,7 @@ class connection final : public http_connection, public std::enable_shared_from_
     state_ = state::handling;
     keep_alive_ = false;
     drain_before_close_ = true;
-    auto sink = route_->handler->open_body(shared_from_this(), parser_->get());
+    auto sink = call_route([&] { return route_->handler->open_body(shared_from_this(), parser_->get()); });
     if (state_ != state::handling) {
       if (sink) sink->abort();
       return true;
@@ -221,7 +222,7 @@ class connection final : public http_connection, public std::enable_shared_from_
     }
     if (ec) return close();  // gone, timed out or malformed: close() aborts the sink
     const std::size_t n = chunk_.size() - stream_parser_->get().body().size;
-    const bool more = n == 0 || sink_->write(std::string_view(chunk_.data(), n));
+    const bool more = n == 0 || call_route([&] { return sink_->write(std::string_view(chunk_.data(), n)); });
     if (more && !stream_parser_->is_done()) return do_read_chunk();
     if (!more) {  // the sink refused the rest: answer, then close without reading it
       keep_alive_ = false;
@@ -232,7 +233,7 @@ class connection final : public http_connection, public std::enable_shared_from_
     chunk_ = {};
     state_ = state::handling;
     auto sink = std::move(sink_);
-    sink->finish(shared_from_this(), std::move(header));
+    call_route([&] { sink->finish(shared_from_this(), std::move(header)); });
     if (state_ == state::handling) watch_for_abort();
   }
 
@@ -264,7 +265,7 @@ class connection final : public http_connection, public std::enable_shared_from_
     chunk_ = {};
     state_ = state::handling;
     auto res = make_response(req, http::status::payload_too_large, "Payload Too Large");
-    route_->handler->body_too_large(req, res);
+    call_route([&] { route_->handler->body_too_large(req, res); });
     res.keep_alive(false);
     respond(std::move(res));
   }
@@ -299,8 +300,39 @@ class connection final : public http_connection, public std::enable_shared_from_
     keep_alive_ = req.keep_alive();
     state_ = state::handling;
     auto self = shared_from_this();
-    route_->handler->handle(self, std::move(req));
+    call_route([&] { route_->handler->handle(self, std::move(req)); });
     if (state_ == state::handling) watch_for_abort();
+  }
+
+  // Calls the route (the application's code). What it throws is a bug there: the client gets a
+  // 500 if it had no answer yet, the connection closes, and the exception goes on up to the
+  // loop (io_pool::on_error reports it; the loop carries on).
+  template <class F>
+  std::invoke_result_t<F> call_route(F&& f) {
+    try {
+      return std::forward<F>(f)();
+    } catch (...) {
+      if (auto sink = std::move(sink_)) {
+        try {
+          sink->abort();
+        } catch (...) {  // the first exception is the one to report
+        }
+      }
+      keep_alive_ = false;
+      if (state_ == state::reading) state_ = state::handling;  // threw before taking the request
+      if (state_ == state::handling) {
+        drain_before_close_ = true;  // the body may be unread: let the client finish, then read the 500
+        response res{http::status::internal_server_error, 11};
+        res.set(http::field::content_type, "text/plain; charset=UTF-8");
+        res.body() = "Internal Server Error";
+        res.keep_alive(false);
+        res.prepare_payload();
+        respond(std::move(res));
+      } else {
+        close();
+      }
+      throw;
+    }
   }
 
   // While a route holds the request (a long-polling GET), notice the client going away.
