@@ -709,6 +709,52 @@ TEST_F(StoreTest, FilesAndTheirConversations) {
 // ---------------------------------------------------------------------------------------------
 // threads, group commit, close
 
+// The interface's order promise (store.hpp), which keeps a sender's messages in order: writes
+// queued one after the other by one thread commit and are called back in that order, one at a
+// time, whether the writer or the sync thread calls back, and however the batches fall.
+TEST_F(StoreTest, WritesAreCalledBackInTheOrderTheyWereQueued) {
+  sqlite_options o;
+  o.max_batch = 7;
+  open(o);
+  constexpr int n = 2000;
+  std::mutex mu;
+  std::vector<int> order;
+  std::vector<std::string> ids;
+  std::atomic<int> in_callback{0};
+  std::atomic<bool> overlapped{false};
+  std::latch done(n);
+  for (int i = 0; i < n; ++i) {
+    auto record = [&, i](const std::string& id) {
+      if (in_callback.fetch_add(1) != 0) overlapped = true;
+      {
+        std::lock_guard lk(mu);
+        order.push_back(i);
+        ids.push_back(id);
+      }
+      in_callback.fetch_sub(1);
+      done.count_down();
+    };
+    if (i % 10 == 9) {  // other writes in between
+      db_->save_file(file_record{"order-" + std::to_string(i), "n", 0, "x", "u", "p", 0},
+                     [record](sio::result<file_record> r) { record(r ? "" : "error"); });
+    } else {
+      db_->insert_message(new_message{"room-" + std::to_string(i % 3), "alice", "m", i, std::nullopt, {}},
+                          [record](sio::result<insert_result> r) { record(r ? r->message.id : "error"); });
+    }
+    if (i % 97 == 0) std::this_thread::sleep_for(std::chrono::microseconds(200));  // batches of all sizes
+  }
+  done.wait();
+  std::vector<int> expected(n);
+  for (int i = 0; i < n; ++i) expected[i] = i;
+  EXPECT_EQ(order, expected);
+  EXPECT_FALSE(overlapped.load());
+  std::vector<std::string> message_ids;
+  for (const auto& id : ids)
+    if (!id.empty()) message_ids.push_back(id);
+  EXPECT_TRUE(std::is_sorted(message_ids.begin(), message_ids.end()));
+  EXPECT_EQ(std::count(ids.begin(), ids.end(), "error"), 0);
+}
+
 // Holds the writer thread inside a write's callback until released (an idle store calls back on
 // the writer), so that writes queued meanwhile are all waiting when it comes back: the batches
 // they form are then deterministic.

@@ -6,6 +6,13 @@
 // never on the caller's thread and never while holding a store lock. A write's `done` runs only
 // after the write is durably committed (the service acknowledges nothing before that).
 // Callbacks must be quick (acks and emits are); heavy work goes elsewhere.
+//
+// Order: writes (create_conversation, direct_conversation, insert_message, mark_read, save_file)
+// take effect in the order of the calls (one that returned before another was made comes first),
+// and their callbacks run in that order, one after the other (never two at once), until close()
+// (a write made after it fails, and may be called back before those it drains). The chat
+// service relies on it to keep one sender's messages in order (handlers/sequencer.hpp): it makes
+// the next insert_message call only once the previous one has returned.
 #include <chrono>
 #include <cstdint>
 #include <functional>
