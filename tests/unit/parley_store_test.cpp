@@ -567,7 +567,7 @@ TEST_F(StoreTest, MissingAttachmentStoresNothing) {
   ASSERT_TRUE(save("f1"));
   auto r = send("fresh-room", "alice", "look", "retry-key", {"f1", "ghost"});
   ASSERT_FALSE(r);
-  EXPECT_EQ(r.error(), err(store_error::not_found));
+  EXPECT_EQ(r.error(), err(store_error::forbidden));  // as for a file the sender may not read
   EXPECT_EQ(sql_int("SELECT count(*) FROM messages"), 0);
   EXPECT_EQ(sql_int("SELECT count(*) FROM message_attachments"), 0);
   // Not even the implicit conversation the message would have created.
@@ -685,7 +685,7 @@ TEST_F(StoreTest, FilesAndTheirConversations) {
   ASSERT_TRUE(create(conv("unrelated", "dave", true, {}, 300)));
   ASSERT_TRUE(send("secret", "alice", "a", std::nullopt, {"f1"}));
   ASSERT_TRUE(send("secret", "bob", "again", std::nullopt, {"f1"}));
-  ASSERT_TRUE(send("public", "carol", "b", std::nullopt, {"f1"}));
+  ASSERT_TRUE(send("public", "alice", "b", std::nullopt, {"f1"}));  // a member of "secret" may share it
   ASSERT_TRUE(send("unrelated", "dave", "c"));
 
   auto cs = file_convs("f1");
@@ -704,6 +704,39 @@ TEST_F(StoreTest, FilesAndTheirConversations) {
   ASSERT_TRUE(fresh);
   EXPECT_FALSE(fresh->id.empty());
   EXPECT_TRUE(get_file(fresh->id));
+}
+
+// A sender may attach only files they may read (may_read_file), decided inside the insert: the
+// same refusal for a file that does not exist, and nothing stored.
+TEST_F(StoreTest, AttachesOnlyFilesTheSenderMayRead) {
+  open();
+  ASSERT_TRUE(save("alices", "alice"));
+  ASSERT_TRUE(save("loose", "alice"));
+  ASSERT_TRUE(save("shared", "alice"));
+  ASSERT_TRUE(create(conv("a-and-b", "alice", true, {"bob"})));
+  ASSERT_TRUE(create(conv("eves", "eve", true, {})));
+  ASSERT_TRUE(send("a-and-b", "alice", "mine", std::nullopt, {"alices"}));  // the uploader
+  ASSERT_TRUE(send("lobby", "alice", "for all", std::nullopt, {"shared"}));
+
+  const auto before = sql_int("SELECT count(*) FROM messages");
+  // Eve is not in "a-and-b": its file is not hers to share, and she hears no more than for a
+  // file that does not exist.
+  auto stolen = send("eves", "eve", "x", std::nullopt, {"alices"});
+  auto ghost = send("eves", "eve", "x", std::nullopt, {"no-such-file"});
+  ASSERT_FALSE(stolen);
+  ASSERT_FALSE(ghost);
+  EXPECT_EQ(stolen.error(), err(store_error::forbidden));
+  EXPECT_EQ(ghost.error(), stolen.error());
+  EXPECT_EQ(sql_int("SELECT count(*) FROM messages"), before);
+  auto where = file_convs("alices");
+  ASSERT_TRUE(where);
+  ASSERT_EQ(where->size(), 1u);  // still only in "a-and-b"
+
+  // What she may read she may share: a file attached nowhere yet, a file in a public
+  // conversation; and so may Bob, a member, share Alice's file.
+  EXPECT_TRUE(send("eves", "eve", "x", std::nullopt, {"loose"}));
+  EXPECT_TRUE(send("eves", "eve", "x", std::nullopt, {"shared"}));
+  EXPECT_TRUE(send("b-public", "bob", "x", std::nullopt, {"alices"}));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -879,8 +912,8 @@ TEST_F(StoreTest, AFailingWriteDoesNotSpoilItsBatch) {
   for (auto& p : ps) rs.push_back(p.get_future().get());
   EXPECT_TRUE(rs[0]);
   EXPECT_TRUE(rs[1]);
-  EXPECT_EQ(rs[2].error(), err(store_error::not_found));
-  EXPECT_EQ(rs[3].error(), err(store_error::not_found));
+  EXPECT_EQ(rs[2].error(), err(store_error::forbidden));
+  EXPECT_EQ(rs[3].error(), err(store_error::forbidden));
   EXPECT_TRUE(rs[4]);
   EXPECT_EQ(stats().transactions - before.transactions, 1u);  // one commit for all five
   auto h = history("room", std::nullopt, 50);

@@ -96,7 +96,9 @@ void brain::store_in_turn(new_message m, std::vector<ev::attachment_ref> refs, s
 void brain::store_and_deliver(new_message m, sio::ack_fn ack, deliver_fn deliver) {
   db_.insert_message(std::move(m), [ack = std::move(ack), deliver = std::move(deliver)](sio::result<insert_result> r) {
     if (!r) {
-      if (r.error() == store_error::not_found) return ack(ev::error_ack(ev::code::not_found, "attachment not found"));
+      if (r.error() == store_error::forbidden)
+        return ack(ev::error_ack(ev::code::forbidden, "attachments must be files you uploaded or may download"));
+      if (r.error() == store_error::not_found) return ack(ev::error_ack(to_error(r.error(), "conversation")));
       spdlog::error("storing a message failed: {}", r.error().message());
       return ack(ev::error_ack(ev::code::internal, "the message could not be stored"));
     }

@@ -61,6 +61,7 @@
 
 #include "parley/store/detail/schema.hpp"
 #include "parley/store/detail/sqlite.hpp"
+#include "parley/store/file_access.hpp"
 #include "parley/store/ids.hpp"
 
 namespace parley {
@@ -221,6 +222,18 @@ void insert_members(connection& db, const std::string& conversation_id,
   }
 }
 
+// The conversations whose messages attach the file, each once, newest first, with their members.
+std::vector<conversation> conversations_attaching(connection& db, const std::string& file_id) {
+  auto s = db.prepare(
+      "SELECT DISTINCT c.id, c.title, c.private, c.created_by, c.created_at, c.rowid "
+      "FROM message_attachments a "
+      "JOIN messages m ON m.seq = a.message_seq "
+      "JOIN conversations c ON c.id = m.conversation_id "
+      "WHERE a.file_id = ?1 ORDER BY c.created_at DESC, c.rowid DESC");
+  s.bind(1, file_id);
+  return conversations_from(db, s);
+}
+
 // ---------------------------------------------------------------------------------------------
 // The operations. Each runs on a store thread with that thread's connection; a database failure
 // throws (and becomes unavailable at the boundary), the store's own errors are returned.
@@ -307,11 +320,16 @@ result<insert_result> do_insert_message(connection& db, const new_message& m,
     s.bind(1, m.conversation_id).bind(2, m.created_at).run();
   }
 
+  // The right to attach each file, decided inside this write's savepoint: a refusal undoes the
+  // conversation row, and no later attachment can change the answer between the check and the
+  // insert.
   std::vector<file_record> files;
   files.reserve(m.attachment_file_ids.size());
   for (const auto& file_id : m.attachment_file_ids) {
     auto f = find_file(db, file_id);
-    if (!f) return error(store_error::not_found);  // the savepoint undoes the conversation row
+    // No such file, or not the sender's to share: the same answer (see new_message).
+    if (!f || !may_read_file(*f, conversations_attaching(db, file_id), m.sender_id))
+      return error(store_error::forbidden);
     files.push_back(std::move(*f));
   }
 
@@ -436,14 +454,7 @@ result<file_record> do_get_file(connection& db, const std::string& id) {
 result<std::vector<conversation>> do_file_conversations(connection& db, const std::string& file_id) {
   read_snapshot snap(db);
   if (!find_file(db, file_id)) return error(store_error::not_found);
-  auto s = db.prepare(
-      "SELECT DISTINCT c.id, c.title, c.private, c.created_by, c.created_at, c.rowid "
-      "FROM message_attachments a "
-      "JOIN messages m ON m.seq = a.message_seq "
-      "JOIN conversations c ON c.id = m.conversation_id "
-      "WHERE a.file_id = ?1 ORDER BY c.created_at DESC, c.rowid DESC");
-  s.bind(1, file_id);
-  return conversations_from(db, s);
+  return conversations_attaching(db, file_id);
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -63,7 +63,10 @@ struct new_message {
   std::string content;
   time_ms created_at = 0;
   std::optional<std::string> client_message_id;
-  std::vector<std::string> attachment_file_ids;  // must exist (else store_error::not_found)
+  // In order. Each must be a file the sender may read (may_read_file, file_access.hpp), decided
+  // in the same atomic unit as the insert; else the insert is forbidden, the same error for a
+  // file that does not exist, so that the answer tells nothing about other users' files.
+  std::vector<std::string> attachment_file_ids;
 };
 
 struct insert_result {
@@ -81,6 +84,7 @@ enum class store_error {
   not_found = 1,  // no such conversation / message / file
   conflict,       // a conversation id that exists already
   unavailable,    // the database failed or is closed
+  forbidden,      // insert_message: an attachment the sender may not read (or no such file)
 };
 const std::error_category& store_category() noexcept;
 std::error_code make_error_code(store_error e) noexcept;
