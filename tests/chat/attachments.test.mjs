@@ -1,7 +1,9 @@
 // Attachments and who may use a file (the contract's "Files"): a sender may attach only files
 // they uploaded or may already download, and a refusal says nothing about the file; attaching a
-// file somewhere never takes access to it away from anyone.
+// file somewhere never takes access to it away from anyone; a refused message leaves none of
+// the files it brought (Socket.IO binary attachments) behind.
 import assert from "node:assert/strict";
+import { readdirSync } from "node:fs";
 import { describe, it } from "node:test";
 import {
   T, connectUser, downloadFile, freshRoom, request, uploadFile, useParley, waitFor,
@@ -88,5 +90,44 @@ describe("attachments", () => {
     assert.equal(down.status, 200);
     assert.equal(down.body.toString(), "lunch menu");
     assert.equal((await downloadFile(server, up.json.url, alice.userId)).status, 200);
+  });
+
+  // Every entry of the upload directory (temporary files included).
+  const uploadDir = () => readdirSync(server.uploads).sort();
+
+  it("a refused message leaves none of its binary attachments behind", T, async () => {
+    const { file } = await alicesPrivateFile();
+    const { eve, mallory, conversationId } = await eveAndHerConversation();
+    const before = uploadDir();
+    const bytes = (s) => Buffer.from(`binary ${s}`);
+    const refused = [
+      // A bad second attachment: a file that does not exist, or one that is not hers.
+      ["message:send", { conversationId, content: "x", attachments: [bytes(1), { fileId: "no-such-file" }] }],
+      ["message:send", { conversationId, content: "x", attachments: [{ data: bytes(2), name: "a.bin" }, bytes(3), { fileId: file.fileId }] }],
+      ["private:message", { recipientUserId: mallory.userId, content: "x", attachments: [bytes(4), { fileId: file.fileId }] }],
+    ];
+    for (const [event, payload] of refused) {
+      const ack = await request(eve, event, payload);
+      assert.equal(ack.ok, false, event);
+      // Whoever hears the refusal finds nothing left: no file, no temporary file.
+      const left = uploadDir().filter((f) => !before.includes(f));
+      const downloadable = [];
+      for (const id of left) if ((await downloadFile(server, `/api/files/${id}`, eve.userId)).status !== 404) downloadable.push(id);
+      assert.deepEqual(left, [], `${event}: left behind (downloadable: ${downloadable.join(", ") || "none"})`);
+      assert.equal(ack.error.code, "FORBIDDEN", event);
+    }
+    assert.deepEqual((await request(eve, "message:history", { conversationId })).messages, []);
+  });
+
+  it("a retried message does not store its binary attachments again", T, async () => {
+    const alice = await connectUser(server);
+    const room = freshRoom("retry");
+    const before = uploadDir();
+    const first = await request(alice, "message:send", { conversationId: room, content: "x", clientMessageId: "r1", attachments: [Buffer.from("one")] });
+    assert.equal(first.ok, true);
+    const again = await request(alice, "message:send", { conversationId: room, content: "x", clientMessageId: "r1", attachments: [Buffer.from("one")] });
+    assert.deepEqual(again, first);
+    assert.deepEqual(uploadDir().filter((f) => !before.includes(f)), [first.message.attachments[0].fileId]);
+    assert.equal((await downloadFile(server, first.message.attachments[0].url, alice.userId)).body.toString(), "one");
   });
 });

@@ -739,6 +739,52 @@ TEST_F(StoreTest, AttachesOnlyFilesTheSenderMayRead) {
   EXPECT_TRUE(send("b-public", "bob", "x", std::nullopt, {"alices"}));
 }
 
+// Files that come with a message are recorded with it, or not at all.
+TEST_F(StoreTest, NewFilesAreRecordedOnlyWithTheirMessage) {
+  open();
+  auto with_new_file = [&](const std::string& file_id, std::vector<std::string> attach,
+                           std::optional<std::string> client_id = std::nullopt) {
+    new_message m;
+    m.conversation_id = "room";
+    m.sender_id = "alice";
+    m.content = "with a file";
+    m.created_at = ++clock_;
+    m.client_message_id = std::move(client_id);
+    m.attachment_file_ids = std::move(attach);
+    file_record f;
+    f.id = file_id;
+    f.name = "raw.bin";
+    f.size = 3;
+    f.content_type = "application/octet-stream";
+    f.uploader_id = "alice";
+    f.storage_path = "ab/" + file_id;
+    f.created_at = clock_;
+    m.new_files.push_back(f);
+    return insert(std::move(m));
+  };
+  auto ok = with_new_file("n1", {"n1"});
+  ASSERT_TRUE(ok) << ok.error().message();
+  ASSERT_EQ(ok->message.attachments.size(), 1u);
+  EXPECT_EQ(ok->message.attachments[0].id, "n1");
+  EXPECT_EQ(ok->message.attachments[0].uploader_id, "alice");
+  EXPECT_TRUE(get_file("n1"));
+
+  // Refused (a second attachment she may not use): the new file is not recorded either.
+  auto refused = with_new_file("n2", {"n2", "ghost"});
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error(), err(store_error::forbidden));
+  EXPECT_EQ(get_file("n2").error(), err(store_error::not_found));
+
+  // A retry answered with the earlier message: its new file is not recorded.
+  ASSERT_TRUE(with_new_file("n3", {"n3"}, "retry"));
+  auto again = with_new_file("n4", {"n4"}, "retry");
+  ASSERT_TRUE(again);
+  EXPECT_FALSE(again->created);
+  EXPECT_EQ(again->message.attachments[0].id, "n3");
+  EXPECT_EQ(get_file("n4").error(), err(store_error::not_found));
+  EXPECT_EQ(sql_int("SELECT count(*) FROM files"), 2);
+}
+
 // ---------------------------------------------------------------------------------------------
 // threads, group commit, close
 
@@ -771,7 +817,7 @@ TEST_F(StoreTest, WritesAreCalledBackInTheOrderTheyWereQueued) {
       db_->save_file(file_record{"order-" + std::to_string(i), "n", 0, "x", "u", "p", 0},
                      [record](sio::result<file_record> r) { record(r ? "" : "error"); });
     } else {
-      db_->insert_message(new_message{"room-" + std::to_string(i % 3), "alice", "m", i, std::nullopt, {}},
+      db_->insert_message(new_message{"room-" + std::to_string(i % 3), "alice", "m", i, std::nullopt, {}, {}},
                           [record](sio::result<insert_result> r) { record(r ? r->message.id : "error"); });
     }
     if (i % 97 == 0) std::this_thread::sleep_for(std::chrono::microseconds(200));  // batches of all sizes

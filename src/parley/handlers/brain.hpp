@@ -114,9 +114,14 @@ class brain {
   // The end of a message's turn: its attachments, then its insert (the turn ends once it is queued).
   void store_in_turn(new_message m, std::vector<events::attachment_ref> refs, sio::ack_fn ack, deliver_fn deliver,
                      sequencer::turn turn);
-  // Stores the binary attachments as files; done(file ids of every attachment, in order).
-  void resolve_attachments(std::vector<events::attachment_ref> refs, std::string uploader,
-                           std::function<void(sio::result<std::vector<std::string>>)> done);
+  // A message's attachments: the file ids given, and its binary ones written to disk (the store
+  // records those with the message, or not at all).
+  struct resolved_attachments {
+    std::vector<std::string> file_ids;   // every attachment's, in order
+    std::vector<file_record> new_files;  // the binary ones: on disk, to be recorded with the message
+  };
+  void resolve_attachments(std::vector<events::attachment_ref> refs, const std::string& uploader,
+                           std::function<void(sio::result<resolved_attachments>)> done);
   // Stores a message and acks it; deliver(msg) sends message:new when it is new.
   void store_and_deliver(new_message m, sio::ack_fn ack, deliver_fn deliver);
 

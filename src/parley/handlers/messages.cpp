@@ -40,40 +40,30 @@ void brain::in_message_order(const std::shared_ptr<session>& ss, const sio::ack_
     ack(ev::error_ack(ev::code::rate_limited, "too many messages waiting to be stored: wait for their acks"));
 }
 
-void brain::resolve_attachments(std::vector<ev::attachment_ref> refs, std::string uploader,
-                                std::function<void(sio::result<std::vector<std::string>>)> done) {
-  // One step per attachment, in order: a file id is taken as is, bytes are stored first.
-  struct state {
-    std::vector<ev::attachment_ref> refs;
-    std::vector<std::string> ids;
-    std::string uploader;
-    std::function<void(sio::result<std::vector<std::string>>)> done;
-  };
-  auto st = std::make_shared<state>(state{std::move(refs), {}, std::move(uploader), std::move(done)});
-  auto step = std::make_shared<std::function<void()>>();
-  *step = [this, st, weak_step = std::weak_ptr<std::function<void()>>(step)] {
-    while (st->ids.size() < st->refs.size()) {
-      auto& ref = st->refs[st->ids.size()];
-      if (ref.fileId) {
-        st->ids.push_back(*ref.fileId);
-        continue;
-      }
-      auto next = weak_step.lock();
-      files::file_info info{ref.name.empty() ? "attachment" : ref.name,
-                            ref.contentType.empty() ? "application/octet-stream" : ref.contentType, st->uploader};
-      auto bytes = ref.data->shared();
-      files_.save(bytes, *bytes, std::move(info), [st, next](sio::result<file_record> r) {
-        if (!r) return st->done(r.error());
-        st->ids.push_back(r->id);
-        (*next)();
-      });
-      return;
-    }
-    st->done(std::move(st->ids));
-  };
-  // The chain keeps `step` alive through the callbacks that hold it.
-  auto run = step;
-  (*run)();
+void brain::resolve_attachments(std::vector<ev::attachment_ref> refs, const std::string& uploader,
+                                std::function<void(sio::result<resolved_attachments>)> done) {
+  std::vector<files::file_storage::bytes_to_store> binaries;
+  for (const auto& ref : refs) {
+    if (ref.fileId) continue;
+    const auto& bytes = ref.data->shared();
+    binaries.push_back({bytes, *bytes,
+                        {ref.name.empty() ? "attachment" : ref.name,
+                         ref.contentType.empty() ? "application/octet-stream" : ref.contentType, uploader}});
+  }
+  if (binaries.empty()) {  // file ids only (the common case): at once, on this thread
+    resolved_attachments r;
+    for (auto& ref : refs) r.file_ids.push_back(std::move(*ref.fileId));
+    return done(std::move(r));
+  }
+  files_.write_unrecorded(std::move(binaries), [refs = std::move(refs), done = std::move(done)](
+                                                   sio::result<std::vector<file_record>> written) {
+    if (!written) return done(written.error());
+    resolved_attachments r;
+    auto next_written = written->begin();
+    for (const auto& ref : refs) r.file_ids.push_back(ref.fileId ? *ref.fileId : (next_written++)->id);
+    r.new_files = std::move(*written);
+    done(std::move(r));
+  });
 }
 
 void brain::store_in_turn(new_message m, std::vector<ev::attachment_ref> refs, sio::ack_fn ack, deliver_fn deliver,
@@ -81,12 +71,13 @@ void brain::store_in_turn(new_message m, std::vector<ev::attachment_ref> refs, s
   const std::string uploader = m.sender_id;
   resolve_attachments(std::move(refs), uploader, [this, m = std::move(m), ack = std::move(ack),
                                                   deliver = std::move(deliver), turn](
-                                                     sio::result<std::vector<std::string>> ids) mutable {
-    if (!ids) {
+                                                     sio::result<resolved_attachments> r) mutable {
+    if (!r) {
       turn.end();
       return ack(ev::error_ack(ev::code::internal, "the attachment could not be stored"));
     }
-    m.attachment_file_ids = std::move(*ids);
+    m.attachment_file_ids = std::move(r->file_ids);
+    m.new_files = std::move(r->new_files);
     m.created_at = now_ms();
     store_and_deliver(std::move(m), std::move(ack), std::move(deliver));
     turn.end();  // the insert is queued: the next message may go
@@ -94,19 +85,31 @@ void brain::store_in_turn(new_message m, std::vector<ev::attachment_ref> refs, s
 }
 
 void brain::store_and_deliver(new_message m, sio::ack_fn ack, deliver_fn deliver) {
-  db_.insert_message(std::move(m), [ack = std::move(ack), deliver = std::move(deliver)](sio::result<insert_result> r) {
-    if (!r) {
+  auto new_files = m.new_files;  // removed again if the store does not record them
+  db_.insert_message(std::move(m), [this, ack = std::move(ack), deliver = std::move(deliver),
+                                    new_files = std::move(new_files)](sio::result<insert_result> r) mutable {
+    if (r && r->created) {
+      auto msg = to_wire(r->message);
+      // Stored (and committed) before anyone hears of it.
+      deliver(msg);
+      return ack(ev::message_ack{true, std::move(msg)});
+    }
+    // Refused; or a retry with the same clientMessageId, answered with the message stored the
+    // first time (and delivered then, not again).
+    const bool outcome_unknown = !r && r.error() == store_error::unavailable;
+    auto answer = [ack, r = std::move(r)] {
+      if (r) return ack(ev::message_ack{true, to_wire(r->message)});
       if (r.error() == store_error::forbidden)
         return ack(ev::error_ack(ev::code::forbidden, "attachments must be files you uploaded or may download"));
       if (r.error() == store_error::not_found) return ack(ev::error_ack(to_error(r.error(), "conversation")));
       spdlog::error("storing a message failed: {}", r.error().message());
-      return ack(ev::error_ack(ev::code::internal, "the message could not be stored"));
-    }
-    auto msg = to_wire(r->message);
-    // Stored (and committed) before anyone hears of it. A retry with the same clientMessageId
-    // gets the stored message back, and nothing is delivered twice.
-    if (r->created) deliver(msg);
-    ack(ev::message_ack{true, std::move(msg)});
+      ack(ev::error_ack(ev::code::internal, "the message could not be stored"));
+    };
+    // The files that came with it were not recorded: removed before the answer, so that whoever
+    // hears it finds nothing left behind. Kept when the store failed: a commit that failed may
+    // still have happened, and a record without its bytes would be worse than bytes without one.
+    if (new_files.empty() || outcome_unknown) return answer();
+    files_.discard_unrecorded(std::move(new_files), std::move(answer));
   });
 }
 
@@ -121,7 +124,7 @@ void brain::message_send(const std::shared_ptr<session>& ss, sio::event& e) {
     // the turn, so that the next message goes.
     with_access(id, ss->user_id, ack, [this, ss, req = std::move(req), ack, turn]() mutable {
       new_message m{std::move(req.conversationId), ss->user_id, std::move(req.content), 0,
-                    std::move(req.clientMessageId), {}};
+                    std::move(req.clientMessageId), {}, {}};
       // Everyone in the conversation's room but the sending socket.
       auto deliver = [ss](const ev::message& msg) { ss->socket->to(msg.conversationId).emit<ev::message_new>(msg); };
       store_in_turn(std::move(m), std::move(req.attachments), ack, std::move(deliver), std::move(turn));
@@ -143,7 +146,7 @@ void brain::private_message(const std::shared_ptr<session>& ss, sio::event& e) {
       ss->socket->to({std::string_view(to), std::string_view(self)}).emit<ev::message_new>(msg);
     };
     auto store = [this, ss, req, ack, deliver, turn](const std::string& conversation_id) mutable {
-      new_message m{conversation_id, ss->user_id, std::move(req.content), 0, std::move(req.clientMessageId), {}};
+      new_message m{conversation_id, ss->user_id, std::move(req.content), 0, std::move(req.clientMessageId), {}, {}};
       store_in_turn(std::move(m), std::move(req.attachments), ack, std::move(deliver), std::move(turn));
     };
     // The direct conversation never changes once created: after its first use it is cached.

@@ -277,6 +277,17 @@ result<conversation> do_direct_conversation(connection& db, const std::string& a
   return std::move(*c);
 }
 
+result<file_record> do_save_file(connection& db, file_record f) {
+  if (f.id.empty()) f.id = random_id('f');
+  auto s = db.prepare(
+      "INSERT INTO files (id, name, size, content_type, uploader_id, storage_path, created_at) "
+      "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (id) DO NOTHING");
+  s.bind(1, f.id).bind(2, f.name).bind(3, f.size).bind(4, f.content_type).bind(5, f.uploader_id);
+  s.bind(6, f.storage_path).bind(7, f.created_at).run();
+  if (db.changes() == 0) return error(store_error::conflict);
+  return f;
+}
+
 // Conversation ids the writer has seen in the database. Conversations are never deleted, so a
 // hit saves the existence query of every message; the writer clears it whenever a transaction
 // is lost (a row it saw may have been rolled back with it). Writer thread only.
@@ -320,9 +331,13 @@ result<insert_result> do_insert_message(connection& db, const new_message& m,
     s.bind(1, m.conversation_id).bind(2, m.created_at).run();
   }
 
-  // The right to attach each file, decided inside this write's savepoint: a refusal undoes the
-  // conversation row, and no later attachment can change the answer between the check and the
-  // insert.
+  // The files the message brings, then the right to attach each file: inside this write's
+  // savepoint, so that a refusal undoes them (and the conversation row) and no later attachment
+  // can change the answer between the check and the insert.
+  for (const auto& f : m.new_files) {
+    auto saved = do_save_file(db, f);
+    if (!saved) return saved.error();
+  }
   std::vector<file_record> files;
   files.reserve(m.attachment_file_ids.size());
   for (const auto& file_id : m.attachment_file_ids) {
@@ -378,17 +393,6 @@ result<read_result> do_mark_read(connection& db, const std::string& message_id,
   q.bind(1, *seq).bind(2, user_id);
   if (!q.step()) return error(store_error::unavailable);
   return read_result{false, std::move(*msg), q.int64(0)};
-}
-
-result<file_record> do_save_file(connection& db, file_record f) {
-  if (f.id.empty()) f.id = random_id('f');
-  auto s = db.prepare(
-      "INSERT INTO files (id, name, size, content_type, uploader_id, storage_path, created_at) "
-      "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (id) DO NOTHING");
-  s.bind(1, f.id).bind(2, f.name).bind(3, f.size).bind(4, f.content_type).bind(5, f.uploader_id);
-  s.bind(6, f.storage_path).bind(7, f.created_at).run();
-  if (db.changes() == 0) return error(store_error::conflict);
-  return f;
 }
 
 result<conversation> do_get_conversation(connection& db, const std::string& id) {

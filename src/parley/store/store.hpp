@@ -67,6 +67,11 @@ struct new_message {
   // in the same atomic unit as the insert; else the insert is forbidden, the same error for a
   // file that does not exist, so that the answer tells nothing about other users' files.
   std::vector<std::string> attachment_file_ids;
+  // Files that come with the message (Socket.IO binary attachments, their bytes already on disk):
+  // recorded in the same atomic unit as the message, and only when it is stored (not when the
+  // insert fails, nor on a retry that returns the earlier message). attachment_file_ids names
+  // them where they go.
+  std::vector<file_record> new_files;
 };
 
 struct insert_result {
