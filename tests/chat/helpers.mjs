@@ -249,3 +249,22 @@ export async function expectNothing(socket, event, ms = 300) {
 }
 
 export const ISO_MS = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
+
+// ---------------------------------------------------------------------------------------------
+// Files.
+
+// Uploads a file as `userId` (POST /api/files, multipart): { status, json }.
+export async function uploadFile(server, userId, { name = "file.txt", type = "text/plain", data = "file bytes" } = {}) {
+  const form = new FormData();
+  form.append("file", new Blob([data], { type }), name);
+  const res = await fetch(`${server.url}/api/files`, {
+    method: "POST", headers: { Authorization: `Bearer ${tokenFor(userId)}` }, body: form,
+  });
+  return { status: res.status, json: await res.json() };
+}
+
+// Downloads `url` (a file's /api/files/ID) as `userId`: { status, body }.
+export async function downloadFile(server, url, userId) {
+  const res = await fetch(`${server.url}${url}`, { headers: { Authorization: `Bearer ${tokenFor(userId)}` } });
+  return { status: res.status, body: Buffer.from(await res.arrayBuffer()) };
+}

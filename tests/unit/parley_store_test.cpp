@@ -567,7 +567,7 @@ TEST_F(StoreTest, MissingAttachmentStoresNothing) {
   ASSERT_TRUE(save("f1"));
   auto r = send("fresh-room", "alice", "look", "retry-key", {"f1", "ghost"});
   ASSERT_FALSE(r);
-  EXPECT_EQ(r.error(), err(store_error::not_found));
+  EXPECT_EQ(r.error(), err(store_error::forbidden));  // as for a file the sender may not read
   EXPECT_EQ(sql_int("SELECT count(*) FROM messages"), 0);
   EXPECT_EQ(sql_int("SELECT count(*) FROM message_attachments"), 0);
   // Not even the implicit conversation the message would have created.
@@ -685,7 +685,7 @@ TEST_F(StoreTest, FilesAndTheirConversations) {
   ASSERT_TRUE(create(conv("unrelated", "dave", true, {}, 300)));
   ASSERT_TRUE(send("secret", "alice", "a", std::nullopt, {"f1"}));
   ASSERT_TRUE(send("secret", "bob", "again", std::nullopt, {"f1"}));
-  ASSERT_TRUE(send("public", "carol", "b", std::nullopt, {"f1"}));
+  ASSERT_TRUE(send("public", "alice", "b", std::nullopt, {"f1"}));  // a member of "secret" may share it
   ASSERT_TRUE(send("unrelated", "dave", "c"));
 
   auto cs = file_convs("f1");
@@ -706,8 +706,133 @@ TEST_F(StoreTest, FilesAndTheirConversations) {
   EXPECT_TRUE(get_file(fresh->id));
 }
 
+// A sender may attach only files they may read (may_read_file), decided inside the insert: the
+// same refusal for a file that does not exist, and nothing stored.
+TEST_F(StoreTest, AttachesOnlyFilesTheSenderMayRead) {
+  open();
+  ASSERT_TRUE(save("alices", "alice"));
+  ASSERT_TRUE(save("loose", "alice"));
+  ASSERT_TRUE(save("shared", "alice"));
+  ASSERT_TRUE(create(conv("a-and-b", "alice", true, {"bob"})));
+  ASSERT_TRUE(create(conv("eves", "eve", true, {})));
+  ASSERT_TRUE(send("a-and-b", "alice", "mine", std::nullopt, {"alices"}));  // the uploader
+  ASSERT_TRUE(send("lobby", "alice", "for all", std::nullopt, {"shared"}));
+
+  const auto before = sql_int("SELECT count(*) FROM messages");
+  // Eve is not in "a-and-b": its file is not hers to share, and she hears no more than for a
+  // file that does not exist.
+  auto stolen = send("eves", "eve", "x", std::nullopt, {"alices"});
+  auto ghost = send("eves", "eve", "x", std::nullopt, {"no-such-file"});
+  ASSERT_FALSE(stolen);
+  ASSERT_FALSE(ghost);
+  EXPECT_EQ(stolen.error(), err(store_error::forbidden));
+  EXPECT_EQ(ghost.error(), stolen.error());
+  EXPECT_EQ(sql_int("SELECT count(*) FROM messages"), before);
+  auto where = file_convs("alices");
+  ASSERT_TRUE(where);
+  ASSERT_EQ(where->size(), 1u);  // still only in "a-and-b"
+
+  // What she may read she may share: a file attached nowhere yet, a file in a public
+  // conversation; and so may Bob, a member, share Alice's file.
+  EXPECT_TRUE(send("eves", "eve", "x", std::nullopt, {"loose"}));
+  EXPECT_TRUE(send("eves", "eve", "x", std::nullopt, {"shared"}));
+  EXPECT_TRUE(send("b-public", "bob", "x", std::nullopt, {"alices"}));
+}
+
+// Files that come with a message are recorded with it, or not at all.
+TEST_F(StoreTest, NewFilesAreRecordedOnlyWithTheirMessage) {
+  open();
+  auto with_new_file = [&](const std::string& file_id, std::vector<std::string> attach,
+                           std::optional<std::string> client_id = std::nullopt) {
+    new_message m;
+    m.conversation_id = "room";
+    m.sender_id = "alice";
+    m.content = "with a file";
+    m.created_at = ++clock_;
+    m.client_message_id = std::move(client_id);
+    m.attachment_file_ids = std::move(attach);
+    file_record f;
+    f.id = file_id;
+    f.name = "raw.bin";
+    f.size = 3;
+    f.content_type = "application/octet-stream";
+    f.uploader_id = "alice";
+    f.storage_path = "ab/" + file_id;
+    f.created_at = clock_;
+    m.new_files.push_back(f);
+    return insert(std::move(m));
+  };
+  auto ok = with_new_file("n1", {"n1"});
+  ASSERT_TRUE(ok) << ok.error().message();
+  ASSERT_EQ(ok->message.attachments.size(), 1u);
+  EXPECT_EQ(ok->message.attachments[0].id, "n1");
+  EXPECT_EQ(ok->message.attachments[0].uploader_id, "alice");
+  EXPECT_TRUE(get_file("n1"));
+
+  // Refused (a second attachment she may not use): the new file is not recorded either.
+  auto refused = with_new_file("n2", {"n2", "ghost"});
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error(), err(store_error::forbidden));
+  EXPECT_EQ(get_file("n2").error(), err(store_error::not_found));
+
+  // A retry answered with the earlier message: its new file is not recorded.
+  ASSERT_TRUE(with_new_file("n3", {"n3"}, "retry"));
+  auto again = with_new_file("n4", {"n4"}, "retry");
+  ASSERT_TRUE(again);
+  EXPECT_FALSE(again->created);
+  EXPECT_EQ(again->message.attachments[0].id, "n3");
+  EXPECT_EQ(get_file("n4").error(), err(store_error::not_found));
+  EXPECT_EQ(sql_int("SELECT count(*) FROM files"), 2);
+}
+
 // ---------------------------------------------------------------------------------------------
 // threads, group commit, close
+
+// The interface's order promise (store.hpp), which keeps a sender's messages in order: writes
+// queued one after the other by one thread commit and are called back in that order, one at a
+// time, whether the writer or the sync thread calls back, and however the batches fall.
+TEST_F(StoreTest, WritesAreCalledBackInTheOrderTheyWereQueued) {
+  sqlite_options o;
+  o.max_batch = 7;
+  open(o);
+  constexpr int n = 2000;
+  std::mutex mu;
+  std::vector<int> order;
+  std::vector<std::string> ids;
+  std::atomic<int> in_callback{0};
+  std::atomic<bool> overlapped{false};
+  std::latch done(n);
+  for (int i = 0; i < n; ++i) {
+    auto record = [&, i](const std::string& id) {
+      if (in_callback.fetch_add(1) != 0) overlapped = true;
+      {
+        std::lock_guard lk(mu);
+        order.push_back(i);
+        ids.push_back(id);
+      }
+      in_callback.fetch_sub(1);
+      done.count_down();
+    };
+    if (i % 10 == 9) {  // other writes in between
+      db_->save_file(file_record{"order-" + std::to_string(i), "n", 0, "x", "u", "p", 0},
+                     [record](sio::result<file_record> r) { record(r ? "" : "error"); });
+    } else {
+      db_->insert_message(new_message{"room-" + std::to_string(i % 3), "alice", "m", i, std::nullopt, {}, {}},
+                          [record](sio::result<insert_result> r) { record(r ? r->message.id : "error"); });
+    }
+    if (i % 97 == 0) std::this_thread::sleep_for(std::chrono::microseconds(200));  // batches of all sizes
+  }
+  done.wait();
+  std::vector<int> expected(n);
+  for (int i = 0; i < n; ++i) expected[i] = i;
+  EXPECT_EQ(order, expected);
+  EXPECT_FALSE(overlapped.load());
+  std::vector<std::string> message_ids;
+  for (const auto& id : ids)
+    if (!id.empty()) message_ids.push_back(id);
+  EXPECT_TRUE(std::is_sorted(message_ids.begin(), message_ids.end()));
+  EXPECT_EQ(std::count(ids.begin(), ids.end(), "error"), 0);
+}
 
 // Holds the writer thread inside a write's callback until released (an idle store calls back on
 // the writer), so that writes queued meanwhile are all waiting when it comes back: the batches
@@ -833,8 +958,8 @@ TEST_F(StoreTest, AFailingWriteDoesNotSpoilItsBatch) {
   for (auto& p : ps) rs.push_back(p.get_future().get());
   EXPECT_TRUE(rs[0]);
   EXPECT_TRUE(rs[1]);
-  EXPECT_EQ(rs[2].error(), err(store_error::not_found));
-  EXPECT_EQ(rs[3].error(), err(store_error::not_found));
+  EXPECT_EQ(rs[2].error(), err(store_error::forbidden));
+  EXPECT_EQ(rs[3].error(), err(store_error::forbidden));
   EXPECT_TRUE(rs[4]);
   EXPECT_EQ(stats().transactions - before.transactions, 1u);  // one commit for all five
   auto h = history("room", std::nullopt, 50);

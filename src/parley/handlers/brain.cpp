@@ -188,15 +188,16 @@ bool brain::may_access(const conversation& c, const std::string& user_id) {
          std::find(c.member_ids.begin(), c.member_ids.end(), user_id) != c.member_ids.end();
 }
 
+std::shared_ptr<const conversation> brain::cached(const std::string& id) {
+  std::lock_guard lock(cache_mutex_);
+  auto it = cache_.find(id);
+  return it == cache_.end() ? nullptr : it->second;
+}
+
 void brain::with_access(const std::string& id, std::string user_id, sio::ack_fn ack, std::function<void()> then) {
   // A cached conversation (every message after a conversation's first): decided here, on the
   // caller's thread, without copying the conversation.
-  std::shared_ptr<const conversation> cached;
-  {
-    std::lock_guard lock(cache_mutex_);
-    if (auto it = cache_.find(id); it != cache_.end()) cached = it->second;
-  }
-  if (cached) {
+  if (auto cached = this->cached(id)) {
     if (!may_access(*cached, user_id))
       return ack(ev::error_ack(ev::code::forbidden, "not a member of this private conversation"));
     return then();

@@ -6,7 +6,8 @@
 //
 // Threading: a socket's handlers run on its thread; store callbacks on store threads. Per-socket
 // state (the rate bucket) is touched on the socket's thread only; presence, the conversation
-// cache and the typing timers are thread-safe; acks and emits are safe from any thread.
+// cache, the typing timers and a socket's message order (sequencer) are thread-safe; acks and
+// emits are safe from any thread.
 // Every handler validates before it acts and acknowledges exactly once when asked to.
 #include <array>
 #include <chrono>
@@ -24,6 +25,7 @@
 #include "parley/events.hpp"
 #include "parley/handlers/presence.hpp"
 #include "parley/handlers/rate_limiter.hpp"
+#include "parley/handlers/sequencer.hpp"
 #include "parley/handlers/typing.hpp"
 #include "parley/http/file_storage.hpp"
 #include "parley/store/store.hpp"
@@ -58,11 +60,15 @@ class brain {
 
  private:
   using socket_ptr = std::shared_ptr<sio::socket>;
+  // Messages of one socket waiting for the one before them to be queued to the store (see
+  // messages.cpp); more are refused with RATE_LIMITED. The rate limiter refuses long before.
+  static constexpr std::size_t max_waiting_messages = 256;
   struct session {  // per-socket state
     socket_ptr socket;
     std::string user_id;
     std::string name;
     token_bucket bucket;  // the socket's thread only
+    sequencer message_order{max_waiting_messages};  // message:send and private:message, in arrival order
   };
   using handler = void (brain::*)(const std::shared_ptr<session>&, sio::event&);
 
@@ -90,6 +96,7 @@ class brain {
 
   // The conversation `id` as far as access goes: nullopt when it was never created (public).
   using lookup_result = sio::result<std::optional<conversation>>;
+  std::shared_ptr<const conversation> cached(const std::string& id);
   void lookup(const std::string& id, std::function<void(lookup_result)> done);
   void remember(const conversation& c);
   void evict_non_members(const conversation& c, std::function<void()> then);
@@ -101,11 +108,22 @@ class brain {
   // A conversation id a client may use (not a per-user or per-socket room).
   std::optional<events::error_body> check_conversation_id(const std::string& id) const;
 
-  // Stores the binary attachments as files; done(file ids of every attachment, in order).
-  void resolve_attachments(std::vector<events::attachment_ref> refs, std::string uploader,
-                           std::function<void(sio::result<std::vector<std::string>>)> done);
+  // Messages (messages.cpp). `step` runs in the socket's message order; refused when too many wait.
+  void in_message_order(const std::shared_ptr<session>& ss, const sio::ack_fn& ack, sequencer::task step);
+  using deliver_fn = std::function<void(const events::message&)>;
+  // The end of a message's turn: its attachments, then its insert (the turn ends once it is queued).
+  void store_in_turn(new_message m, std::vector<events::attachment_ref> refs, sio::ack_fn ack, deliver_fn deliver,
+                     sequencer::turn turn);
+  // A message's attachments: the file ids given, and its binary ones written to disk (the store
+  // records those with the message, or not at all).
+  struct resolved_attachments {
+    std::vector<std::string> file_ids;   // every attachment's, in order
+    std::vector<file_record> new_files;  // the binary ones: on disk, to be recorded with the message
+  };
+  void resolve_attachments(std::vector<events::attachment_ref> refs, const std::string& uploader,
+                           std::function<void(sio::result<resolved_attachments>)> done);
   // Stores a message and acks it; deliver(msg) sends message:new when it is new.
-  void store_and_deliver(new_message m, sio::ack_fn ack, std::function<void(const events::message&)> deliver);
+  void store_and_deliver(new_message m, sio::ack_fn ack, deliver_fn deliver);
 
   sio::server& io_;
   store& db_;

@@ -7,6 +7,7 @@
 
 #include "parley/events.hpp"
 #include "parley/http/multipart.hpp"
+#include "parley/store/file_access.hpp"
 
 namespace parley::http_api {
 
@@ -257,7 +258,7 @@ class files_route final : public route_handler, public std::enable_shared_from_t
           std::move(file_id), [self, conn, shared, user_id, rec = std::move(*f)](sio::result<std::vector<conversation>> convs) mutable {
         if (!convs)
           return self->fail(conn, *shared, http::status::internal_server_error, events::code::internal, "internal error");
-        if (!may_download(rec, *convs, user_id))
+        if (!may_read_file(rec, *convs, user_id))
           return self->fail(conn, *shared, http::status::forbidden, events::code::forbidden,
                             "this file belongs to a private conversation");
         self->files_.read(rec, [self, conn, shared, rec](sio::result<std::string> bytes) {
@@ -274,19 +275,6 @@ class files_route final : public route_handler, public std::enable_shared_from_t
         });
       });
     });
-  }
-
-  // Once attached to a message of a private conversation, a file is for that conversation's
-  // members (and its uploader) only.
-  static bool may_download(const file_record& f, const std::vector<conversation>& convs, const std::string& user) {
-    if (f.uploader_id == user) return true;
-    bool any_private = false;
-    for (const auto& c : convs) {
-      if (!c.is_private) continue;
-      any_private = true;
-      if (std::find(c.member_ids.begin(), c.member_ids.end(), user) != c.member_ids.end()) return true;
-    }
-    return !any_private;
   }
 
   files::file_storage& files_;

@@ -124,18 +124,26 @@ void file_storage::prepare() {
 
 std::unique_ptr<writer> file_storage::open_writer() const { return std::make_unique<writer>(dir_, random_id()); }
 
-void file_storage::commit(std::unique_ptr<writer> w, file_info info,
-                          std::function<void(sio::result<file_record>)> done) {
-  auto path = w->finish();
-  if (path.empty()) return done(std::make_error_code(std::errc::io_error));
+namespace {
+// The record of a file whose bytes `w` wrote to `path`.
+file_record record_of(const writer& w, const fs::path& path, file_info info) {
   file_record rec;
-  rec.id = w->id();
+  rec.id = w.id();
   rec.name = sanitize_name(info.name);
-  rec.size = w->size();
+  rec.size = w.size();
   rec.content_type = sanitize_content_type(info.content_type);
   rec.uploader_id = std::move(info.uploader_id);
   rec.storage_path = path.string();
   rec.created_at = now_ms();
+  return rec;
+}
+}  // namespace
+
+void file_storage::commit(std::unique_ptr<writer> w, file_info info,
+                          std::function<void(sio::result<file_record>)> done) {
+  auto path = w->finish();
+  if (path.empty()) return done(std::make_error_code(std::errc::io_error));
+  auto rec = record_of(*w, path, std::move(info));
   db_.save_file(std::move(rec), [path, done = std::move(done)](sio::result<file_record> r) {
     if (!r) {  // not recorded: not kept either
       std::error_code ec;
@@ -152,13 +160,31 @@ void file_storage::async_commit(std::unique_ptr<writer> w, file_info info,
   });
 }
 
-void file_storage::save(std::shared_ptr<const void> owner, std::string_view bytes, file_info info,
-                        std::function<void(sio::result<file_record>)> done) {
-  boost::asio::post(blocking_, [this, owner = std::move(owner), bytes, info = std::move(info),
-                                done = std::move(done)]() mutable {
-    auto w = open_writer();
-    if (!w->write(bytes)) return done(std::make_error_code(std::errc::io_error));
-    commit(std::move(w), std::move(info), std::move(done));
+void file_storage::write_unrecorded(std::vector<bytes_to_store> files,
+                                    std::function<void(sio::result<std::vector<file_record>>)> done) {
+  boost::asio::post(blocking_, [this, files = std::move(files), done = std::move(done)]() mutable {
+    std::vector<file_record> written;
+    written.reserve(files.size());
+    for (auto& f : files) {
+      auto w = open_writer();
+      fs::path path;
+      if (w->write(f.bytes)) path = w->finish();
+      if (path.empty()) {  // the writer removes its temporary file; the finished ones go too
+        std::error_code ec;
+        for (const auto& r : written) fs::remove(r.storage_path, ec);
+        return done(std::make_error_code(std::errc::io_error));
+      }
+      written.push_back(record_of(*w, path, std::move(f.info)));
+    }
+    done(std::move(written));
+  });
+}
+
+void file_storage::discard_unrecorded(std::vector<file_record> files, std::function<void()> done) {
+  boost::asio::post(blocking_, [files = std::move(files), done = std::move(done)] {
+    std::error_code ec;
+    for (const auto& f : files) fs::remove(f.storage_path, ec);
+    done();
   });
 }
 

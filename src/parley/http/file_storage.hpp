@@ -19,6 +19,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include <boost/asio/any_io_executor.hpp>
 
@@ -86,9 +87,21 @@ class file_storage {
   // commit() on the blocking executor; done as for commit().
   void async_commit(std::unique_ptr<writer> w, file_info info, std::function<void(sio::result<file_record>)> done);
 
-  // Stores `bytes` (kept alive by `owner`) on the blocking executor; done as for commit().
-  void save(std::shared_ptr<const void> owner, std::string_view bytes, file_info info,
-            std::function<void(sio::result<file_record>)> done);
+  // Files that come inside a message (Socket.IO binary attachments): written to disk (flushed,
+  // under their final names) on the blocking executor but NOT recorded, so that the store records
+  // them with the message, in the same atomic unit (new_message::new_files), or not at all.
+  // done(their records, in order) runs on the blocking executor; after a failure nothing of them
+  // is left on disk.
+  struct bytes_to_store {
+    std::shared_ptr<const void> owner;  // keeps `bytes` alive
+    std::string_view bytes;
+    file_info info;
+  };
+  void write_unrecorded(std::vector<bytes_to_store> files,
+                        std::function<void(sio::result<std::vector<file_record>>)> done);
+  // Removes the bytes of files that write_unrecorded wrote and the store did not record (the
+  // message was refused), on the blocking executor; then calls done there.
+  void discard_unrecorded(std::vector<file_record> files, std::function<void()> done);
 
   // Reads a stored file's bytes on the blocking executor; done runs there.
   void read(file_record f, std::function<void(sio::result<std::string>)> done);

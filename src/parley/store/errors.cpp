@@ -11,6 +11,7 @@ class category final : public std::error_category {
       case store_error::not_found: return "not found";
       case store_error::conflict: return "already exists";
       case store_error::unavailable: return "the store is unavailable";
+      case store_error::forbidden: return "not allowed";
     }
     return "unknown store error";
   }

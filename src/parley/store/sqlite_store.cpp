@@ -60,6 +60,7 @@
 
 #include "parley/store/detail/schema.hpp"
 #include "parley/store/detail/sqlite.hpp"
+#include "parley/store/file_access.hpp"
 #include "parley/store/ids.hpp"
 #include "sio/common/random_id.hpp"
 
@@ -213,6 +214,18 @@ void insert_members(connection& db, const std::string& conversation_id,
   }
 }
 
+// The conversations whose messages attach the file, each once, newest first, with their members.
+std::vector<conversation> conversations_attaching(connection& db, const std::string& file_id) {
+  auto s = db.prepare(
+      "SELECT DISTINCT c.id, c.title, c.private, c.created_by, c.created_at, c.rowid "
+      "FROM message_attachments a "
+      "JOIN messages m ON m.seq = a.message_seq "
+      "JOIN conversations c ON c.id = m.conversation_id "
+      "WHERE a.file_id = ?1 ORDER BY c.created_at DESC, c.rowid DESC");
+  s.bind(1, file_id);
+  return conversations_from(db, s);
+}
+
 // ---------------------------------------------------------------------------------------------
 // The operations. Each runs on a store thread with that thread's connection; a database failure
 // throws (and becomes unavailable at the boundary), the store's own errors are returned.
@@ -254,6 +267,17 @@ result<conversation> do_direct_conversation(connection& db, const std::string& a
   // Only a database edited by hand could hold something else under a "dm:" id.
   if (!c->is_private || c->member_ids != expected) return error(store_error::conflict);
   return std::move(*c);
+}
+
+result<file_record> do_save_file(connection& db, file_record f) {
+  if (f.id.empty()) f.id = random_id('f');
+  auto s = db.prepare(
+      "INSERT INTO files (id, name, size, content_type, uploader_id, storage_path, created_at) "
+      "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (id) DO NOTHING");
+  s.bind(1, f.id).bind(2, f.name).bind(3, f.size).bind(4, f.content_type).bind(5, f.uploader_id);
+  s.bind(6, f.storage_path).bind(7, f.created_at).run();
+  if (db.changes() == 0) return error(store_error::conflict);
+  return f;
 }
 
 // Conversation ids the writer has seen in the database. Conversations are never deleted, so a
@@ -299,11 +323,20 @@ result<insert_result> do_insert_message(connection& db, const new_message& m,
     s.bind(1, m.conversation_id).bind(2, m.created_at).run();
   }
 
+  // The files the message brings, then the right to attach each file: inside this write's
+  // savepoint, so that a refusal undoes them (and the conversation row) and no later attachment
+  // can change the answer between the check and the insert.
+  for (const auto& f : m.new_files) {
+    auto saved = do_save_file(db, f);
+    if (!saved) return saved.error();
+  }
   std::vector<file_record> files;
   files.reserve(m.attachment_file_ids.size());
   for (const auto& file_id : m.attachment_file_ids) {
     auto f = find_file(db, file_id);
-    if (!f) return error(store_error::not_found);  // the savepoint undoes the conversation row
+    // No such file, or not the sender's to share: the same answer (see new_message).
+    if (!f || !may_read_file(*f, conversations_attaching(db, file_id), m.sender_id))
+      return error(store_error::forbidden);
     files.push_back(std::move(*f));
   }
 
@@ -352,17 +385,6 @@ result<read_result> do_mark_read(connection& db, const std::string& message_id,
   q.bind(1, *seq).bind(2, user_id);
   if (!q.step()) return error(store_error::unavailable);
   return read_result{false, std::move(*msg), q.int64(0)};
-}
-
-result<file_record> do_save_file(connection& db, file_record f) {
-  if (f.id.empty()) f.id = random_id('f');
-  auto s = db.prepare(
-      "INSERT INTO files (id, name, size, content_type, uploader_id, storage_path, created_at) "
-      "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (id) DO NOTHING");
-  s.bind(1, f.id).bind(2, f.name).bind(3, f.size).bind(4, f.content_type).bind(5, f.uploader_id);
-  s.bind(6, f.storage_path).bind(7, f.created_at).run();
-  if (db.changes() == 0) return error(store_error::conflict);
-  return f;
 }
 
 result<conversation> do_get_conversation(connection& db, const std::string& id) {
@@ -428,14 +450,7 @@ result<file_record> do_get_file(connection& db, const std::string& id) {
 result<std::vector<conversation>> do_file_conversations(connection& db, const std::string& file_id) {
   read_snapshot snap(db);
   if (!find_file(db, file_id)) return error(store_error::not_found);
-  auto s = db.prepare(
-      "SELECT DISTINCT c.id, c.title, c.private, c.created_by, c.created_at, c.rowid "
-      "FROM message_attachments a "
-      "JOIN messages m ON m.seq = a.message_seq "
-      "JOIN conversations c ON c.id = m.conversation_id "
-      "WHERE a.file_id = ?1 ORDER BY c.created_at DESC, c.rowid DESC");
-  s.bind(1, file_id);
-  return conversations_from(db, s);
+  return conversations_attaching(db, file_id);
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -12,7 +12,8 @@
 //   direct_conversation, see ids.hpp).
 // - insert_message into a conversation id that does not exist creates it as a public
 //   conversation with no creator and no members (as a Socket.IO room exists once used), in the
-//   same atomic unit as the message; an unknown "dm:" id is not_found instead.
+//   same atomic unit as the message; an unknown "dm:" id is not_found instead. Its new_files are
+//   recorded and its attachments checked (forbidden) in that unit too.
 // - direct_conversation: created_by is the first caller's user_a.
 // - save_file: an existing id is conflict; an empty id gets a fresh random one.
 // - file_conversations: not_found for an unknown file, empty for a file attached nowhere.

@@ -6,6 +6,13 @@
 // never on the caller's thread and never while holding a store lock. A write's `done` runs only
 // after the write is durably committed (the service acknowledges nothing before that).
 // Callbacks must be quick (acks and emits are); heavy work goes elsewhere.
+//
+// Order: writes (create_conversation, direct_conversation, insert_message, mark_read, save_file)
+// take effect in the order of the calls (one that returned before another was made comes first),
+// and their callbacks run in that order, one after the other (never two at once), until close()
+// (a write made after it fails, and may be called back before those it drains). The chat
+// service relies on it to keep one sender's messages in order (handlers/sequencer.hpp): it makes
+// the next insert_message call only once the previous one has returned.
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -56,7 +63,15 @@ struct new_message {
   std::string content;
   time_ms created_at = 0;
   std::optional<std::string> client_message_id;
-  std::vector<std::string> attachment_file_ids;  // must exist (else store_error::not_found)
+  // In order. Each must be a file the sender may read (may_read_file, file_access.hpp), decided
+  // in the same atomic unit as the insert; else the insert is forbidden, the same error for a
+  // file that does not exist, so that the answer tells nothing about other users' files.
+  std::vector<std::string> attachment_file_ids;
+  // Files that come with the message (Socket.IO binary attachments, their bytes already on disk):
+  // recorded in the same atomic unit as the message, and only when it is stored (not when the
+  // insert fails, nor on a retry that returns the earlier message). attachment_file_ids names
+  // them where they go.
+  std::vector<file_record> new_files;
 };
 
 struct insert_result {
@@ -74,6 +89,7 @@ enum class store_error {
   not_found = 1,  // no such conversation / message / file
   conflict,       // a conversation id that exists already
   unavailable,    // the database failed or is closed
+  forbidden,      // insert_message: an attachment the sender may not read (or no such file)
 };
 const std::error_category& store_category() noexcept;
 std::error_code make_error_code(store_error e) noexcept;
