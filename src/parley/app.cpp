@@ -97,13 +97,22 @@ int run_server(const config& cfg) {
     bo.limits.max_attachment_bytes = cfg.max_upload_bytes;
     bo.rate_limit = cfg.rate_limit;
     bo.typing_timeout = cfg.typing_timeout;
+    bo.limits.max_conversation_members = cfg.max_conversation_members;
+    bo.creates_per_minute = cfg.conversation_creates_per_minute;
+    bo.uploads_per_minute = cfg.uploads_per_minute;
+    bo.max_connections_per_user = cfg.max_connections_per_user;
+    bo.max_connections_per_address = cfg.max_connections_per_address;
     brain chat(io, *db, *online, files, pool.context(0), bo);
     chat.attach();
+    auto may_upload = [limits = chat.limits()](const std::string& user_id) {
+      return limits->quota(user_id)->take_upload();
+    };
 
     const auto cors = cors_from(cfg);
     http.add_route("/api/socket/health", small_body, http_api::make_health_route(io, cors));
     http.add_route("/api/files", http_api::upload_route_limit(cfg.max_upload_bytes),
-                   http_api::make_files_route(files, verifier, {.max_upload_bytes = cfg.max_upload_bytes, .cors = cors}));
+                   http_api::make_files_route(files, verifier, {.max_upload_bytes = cfg.max_upload_bytes, .cors = cors,
+                                                               .allow_upload = may_upload}));
     web::add_routes(http, cfg, verifier);  // the web page at /, its socket.io client bundle, the dev login
     http.add_route("/api/", small_body, http_api::make_not_found_route(cors));
 

@@ -34,6 +34,41 @@ void tag_invoke(const json::value_from_tag&, json::value& jv, const conversation
                     {"createdAt", c.createdAt}};
 }
 
+std::size_t json_size_bound(std::string_view s) noexcept {
+  std::size_t n = 2;  // the quotes
+  for (unsigned char c : s) n += c < 0x20 ? 6 : (c == '"' || c == '\\') ? 2 : 1;
+  return n;
+}
+
+namespace {
+// `"key":` and the comma after the value.
+constexpr std::size_t field(std::string_view key) noexcept { return key.size() + 4; }
+constexpr std::size_t max_integer_text = 20;  // "-9223372036854775808"
+}  // namespace
+
+std::size_t json_size_bound(const message& m) noexcept {
+  std::size_t n = 2 + field("id") + json_size_bound(m.id) + field("conversationId") +
+                  json_size_bound(m.conversationId) + field("senderId") + json_size_bound(m.senderId) +
+                  field("content") + json_size_bound(m.content) + field("createdAt") + json_size_bound(m.createdAt);
+  if (m.clientMessageId) n += field("clientMessageId") + json_size_bound(*m.clientMessageId);
+  if (!m.attachments.empty()) {
+    n += field("attachments") + 2;
+    for (const auto& a : m.attachments)
+      n += 3 + field("fileId") + json_size_bound(a.fileId) + field("name") + json_size_bound(a.name) + field("size") +
+           max_integer_text + field("contentType") + json_size_bound(a.contentType) + field("url") +
+           json_size_bound(a.url);
+  }
+  return n;
+}
+
+std::size_t json_size_bound(const conversation& c) noexcept {
+  std::size_t n = 2 + field("id") + json_size_bound(c.id) + field("title") + json_size_bound(c.title) +
+                  field("private") + 5 + field("memberIds") + 2 + field("createdBy") + json_size_bound(c.createdBy) +
+                  field("createdAt") + json_size_bound(c.createdAt);
+  for (const auto& member : c.memberIds) n += json_size_bound(member) + 1;
+  return n;
+}
+
 std::size_t code_points(std::string_view s) noexcept {
   std::size_t n = 0;
   for (unsigned char c : s) n += (c & 0xC0) != 0x80;
@@ -84,6 +119,26 @@ std::optional<error_body> optional_string(const json::object& o, std::string_vie
   if (!allow_empty && s->empty()) return bad(std::string(key) + " must not be empty");
   if (code_points(*s) > max_len) return bad(std::string(key) + " is too long");
   out.emplace(s->data(), s->size());
+  return std::nullopt;
+}
+
+// The optional `limit` of a page: a positive integer; asks over `max` get `max`.
+std::optional<error_body> page_limit(const json::object& o, int max, int& out) {
+  auto it = o.find("limit");
+  if (it == o.end() || it->value().is_null()) return std::nullopt;
+  const auto& v = it->value();
+  double d;
+  if (v.is_int64()) d = static_cast<double>(v.get_int64());
+  else if (v.is_uint64()) d = static_cast<double>(v.get_uint64());
+  else if (v.is_double()) d = v.get_double();
+  else return bad("limit must be a number");
+  if (!(d >= 1)) return bad("limit must be a positive integer");
+  if (d >= max) {
+    out = max;
+    return std::nullopt;
+  }
+  if (d != std::floor(d)) return bad("limit must be a positive integer");
+  out = static_cast<int>(d);
   return std::nullopt;
 }
 
@@ -177,7 +232,7 @@ parsed<conversation_ref> parse_conversation_ref(const json::array& args) {
   return r;
 }
 
-parsed<create_request> parse_create(const json::array& args) {
+parsed<create_request> parse_create(const json::array& args, const limits& lim) {
   create_request r;
   if (args.empty() || args[0].is_null()) return r;  // every field is optional
   auto* o = first_object(args);
@@ -191,7 +246,10 @@ parsed<create_request> parse_create(const json::array& args) {
   if (auto it = o->find("memberIds"); it != o->end() && !it->value().is_null()) {
     auto* arr = it->value().if_array();
     if (!arr) return bad("memberIds must be an array of strings");
-    if (arr->size() > 1000) return bad("too many memberIds");
+    // The array alone may already say too many (the creator is added, duplicates removed later).
+    if (arr->size() > lim.max_conversation_members)
+      return bad("too many memberIds: a conversation has at most " + std::to_string(lim.max_conversation_members) +
+                 " members");
     for (const auto& v : *arr) {
       auto* s = v.if_string();
       if (!s || s->empty() || s->size() > max_id_length) return bad("memberIds must be an array of strings");
@@ -237,21 +295,29 @@ parsed<history_request> parse_history(const json::array& args, const limits& lim
   if (!o) return bad("the payload must be an object { conversationId }");
   if (auto e = required_id(*o, "conversationId", r.conversationId)) return *e;
   if (auto e = optional_string(*o, "before", r.before, max_id_length)) return *e;
-  if (auto it = o->find("limit"); it != o->end() && !it->value().is_null()) {
-    const auto& v = it->value();
-    double d;
-    if (v.is_int64()) d = static_cast<double>(v.get_int64());
-    else if (v.is_uint64()) d = static_cast<double>(v.get_uint64());
-    else if (v.is_double()) d = v.get_double();
-    else return bad("limit must be a number");
-    if (!(d >= 1)) return bad("limit must be a positive integer");
-    if (d >= lim.max_history) {
-      r.limit = lim.max_history;  // at most 200, as the contract says: larger asks are capped
-    } else {
-      if (d != std::floor(d)) return bad("limit must be a positive integer");
-      r.limit = static_cast<int>(d);
-    }
-  }
+  // At most 200, as the contract says: larger asks are capped.
+  if (auto e = page_limit(*o, lim.max_history, r.limit)) return *e;
+  return r;
+}
+
+parsed<list_request> parse_list(const json::array& args, const limits& lim) {
+  list_request r;
+  r.limit = lim.default_conversation_page;
+  if (args.empty() || args[0].is_null()) return r;  // the first page, as before paging existed
+  auto* o = first_object(args);
+  if (!o) return bad("the payload must be an object { limit?, before? }");
+  if (auto e = optional_string(*o, "before", r.before, max_cursor_length)) return *e;
+  if (auto e = page_limit(*o, lim.max_conversation_page, r.limit)) return *e;
+  return r;
+}
+
+parsed<online_request> parse_online(const json::array& args) {
+  online_request r;
+  if (args.empty() || args[0].is_null()) return r;
+  auto* o = first_object(args);
+  if (!o) return bad("the payload must be an object { after? }");
+  // User ids come from tokens, which may hold longer ids than clients may send elsewhere.
+  if (auto e = optional_string(*o, "after", r.after, 16 * 1024)) return *e;
   return r;
 }
 

@@ -20,6 +20,18 @@
 //   stored as an uploaded file and carried like a `{ fileId }` attachment.
 // - Conversation ids are strings of 1-200 characters; ids starting with `user:` are reserved
 //   for the per-user rooms (FORBIDDEN).
+// - `conversation:list` takes `{ limit?, before? }` and answers a page, newest first:
+//   `{ ok, conversations, next }`. limit: 1-100 (default 20; more is capped); before: the `next`
+//   of the previous page, an opaque cursor; `next` is null on the last page. No argument: the
+//   first page.
+// - `users:online` takes `{ after? }` and answers `{ ok, userIds, next }`, ids in byte order; `next`
+//   (the `after` of the following page) is null unless the ids did not fit in one reply.
+// - No list reply (conversation:list, users:online, message:history) exceeds
+//   limits::max_reply_bytes of JSON, far below the Engine.IO send-queue bound that would close
+//   the connection: a page stops early instead (at least one item). message:history then holds
+//   the newest messages that fit, so paging with `before` misses nothing.
+// - conversation:create: at most limits::max_conversation_members members (the creator
+//   included), else BAD_REQUEST.
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -77,6 +89,13 @@ inline constexpr std::string_view payload_too_large = "PAYLOAD_TOO_LARGE";
 inline constexpr std::string_view rate_limited = "RATE_LIMITED";
 inline constexpr std::string_view internal = "INTERNAL";
 }  // namespace code
+
+// The connect_error messages of the connection limits (a project extension; the error's `data` is
+// `{ code: "RATE_LIMITED" }`). The contract's own are the guard's (auth/jwt.hpp).
+namespace connect_refusal {
+inline constexpr std::string_view too_many_for_user = "Connection refused: too many connections for this user";
+inline constexpr std::string_view too_many_from_address = "Connection refused: too many connections from this address";
+}  // namespace connect_refusal
 
 struct error_body {
   std::string code;
@@ -193,8 +212,9 @@ BOOST_DESCRIBE_STRUCT(conversation_ack, (), (ok, conversation))
 struct conversations_ack {  // conversation:list
   bool ok = true;
   std::vector<conversation> conversations;
+  std::optional<std::string> next;  // null: the last page
 };
-BOOST_DESCRIBE_STRUCT(conversations_ack, (), (ok, conversations))
+BOOST_DESCRIBE_STRUCT(conversations_ack, (), (ok, conversations, next))
 
 struct message_ack {  // message:send, private:message
   bool ok = true;
@@ -217,8 +237,9 @@ BOOST_DESCRIBE_STRUCT(count_ack, (), (ok, count))
 struct user_ids_ack {  // users:online
   bool ok = true;
   std::vector<std::string> userIds;
+  std::optional<std::string> next;  // null: every online user is in this reply
 };
-BOOST_DESCRIBE_STRUCT(user_ids_ack, (), (ok, userIds))
+BOOST_DESCRIBE_STRUCT(user_ids_ack, (), (ok, userIds, next))
 
 struct read_ack {  // message:read
   bool ok = true;
@@ -280,6 +301,15 @@ struct read_request {
 };
 BOOST_DESCRIBE_STRUCT(read_request, (), (messageId, conversationId))
 
+struct list_request {  // conversation:list
+  int limit = 20;
+  std::optional<std::string> before;  // a cursor, as the previous page's `next`
+};
+
+struct online_request {  // users:online
+  std::optional<std::string> after;
+};
+
 // A validated request, or the BAD_REQUEST (or PAYLOAD_TOO_LARGE) error to acknowledge.
 template <class T>
 class parsed {
@@ -302,21 +332,37 @@ struct limits {
   std::size_t max_attachment_bytes = 10 * 1024 * 1024;  // per binary attachment
   int default_history = 50;
   int max_history = 200;
+  std::size_t max_conversation_members = 100;  // the creator included
+  int default_conversation_page = 20;
+  int max_conversation_page = 100;
+  // JSON bytes of one list reply at most: a quarter of the Engine.IO send-queue bound (16 MiB),
+  // which closes a connection whose unsent data exceeds it, so that a reply leaves room for the
+  // broadcasts queued beside it. 200 messages of 4000 four-byte characters fit.
+  std::size_t max_reply_bytes = 4 * 1024 * 1024;
 };
 inline constexpr std::size_t max_id_length = 200;
+inline constexpr std::size_t max_cursor_length = 512;
+
+// Upper bounds of the JSON text of a value, as sio sends it: a string counts as if each of its
+// control characters were escaped as \u00XX (6 bytes for 1), '"' and '\\' as 2 bytes.
+std::size_t json_size_bound(std::string_view s) noexcept;
+std::size_t json_size_bound(const message& m) noexcept;
+std::size_t json_size_bound(const conversation& c) noexcept;
 
 // Unicode code points in valid UTF-8 (bytes that do not continue a sequence).
 std::size_t code_points(std::string_view utf8) noexcept;
 
 // The arguments of an incoming event (args: the event's args, attachments: its binaries).
 parsed<conversation_ref> parse_conversation_ref(const boost::json::array& args);  // string or object
-parsed<create_request> parse_create(const boost::json::array& args);
+parsed<create_request> parse_create(const boost::json::array& args, const limits& lim);
 parsed<send_request> parse_send(const boost::json::array& args, const std::vector<sio::binary>& bins,
                                 const limits& lim);
 parsed<private_request> parse_private(const boost::json::array& args, const std::vector<sio::binary>& bins,
                                       const limits& lim);
 parsed<history_request> parse_history(const boost::json::array& args, const limits& lim);
 parsed<read_request> parse_read(const boost::json::array& args);
+parsed<list_request> parse_list(const boost::json::array& args, const limits& lim);
+parsed<online_request> parse_online(const boost::json::array& args);
 
 // ISO-8601 UTC with milliseconds: 2026-11-24T10:00:00.000Z.
 std::string format_time(std::int64_t ms_since_epoch);

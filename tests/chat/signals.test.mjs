@@ -126,15 +126,52 @@ describe("typing and read receipts", () => {
     const owner = await connectUser(server);
     const outsider = await connectUser(server);
     const unknown = await request(outsider, "message:read", { messageId: "m9999999999999999999" });
-    assert.equal(unknown.error.code, "NOT_FOUND");
+    assert.deepEqual(unknown, { ok: false, error: { code: "NOT_FOUND", message: "message not found" } });
     assert.equal((await request(outsider, "message:read", {})).error.code, "BAD_REQUEST");
     const id = freshRoom("priv");
     await request(owner, "conversation:create", { conversationId: id, private: true });
     const sent = await request(owner, "message:send", { conversationId: id, content: "secret" });
     const reads = collect(owner, "message:read");
     const refused = await request(outsider, "message:read", { messageId: sent.message.id });
-    assert.equal(refused.error.code, "FORBIDDEN");
+    assert.deepEqual(refused, unknown);  // as if it did not exist
     await sleep(200);
     assert.equal(reads.list.length, 0);
+  });
+
+  it("tells an outsider nothing about a direct message: the answer of no message, and no receipt", T, async () => {
+    const alice = await connectUser(server);
+    const bob = await connectUser(server);
+    const eve = await connectUser(server);
+    const dm = await request(alice, "private:message", { recipientUserId: bob.userId, content: "between us" });
+    assert.equal(dm.ok, true);
+    const { id: messageId, conversationId } = dm.message;
+    const receipts = collect(alice, "message:read");
+    const missing = "m9999999999999999999";
+
+    // Eve guesses who talks to whom: the message in the right conversation, in a wrong one, in
+    // none, and a message that does not exist, in each. Every answer is the same.
+    const probes = [
+      { messageId },
+      { messageId, conversationId },
+      { messageId, conversationId: `dm:${alice.userId}:${eve.userId}` },
+      { messageId, conversationId: freshRoom("public") },
+      { messageId: missing },
+      { messageId: missing, conversationId },
+    ];
+    const answers = [];
+    for (const p of probes) answers.push(await request(eve, "message:read", p));
+    for (const [i, a] of answers.entries())
+      assert.deepEqual(a, { ok: false, error: { code: "NOT_FOUND", message: "message not found" } }, JSON.stringify(probes[i]));
+    await sleep(300);
+    assert.equal(receipts.list.length, 0);
+
+    // A member still reads it, and the sender hears of that once.
+    const ack = await request(bob, "message:read", { messageId, conversationId });
+    assert.equal(ack.ok, true);
+    await receipts.waitCount(1);
+    assert.equal(receipts.list[0].readBy, bob.userId);
+    // A member naming the wrong conversation: not found there, and no receipt.
+    const wrong = await request(bob, "message:read", { messageId, conversationId: freshRoom() });
+    assert.equal(wrong.error.code, "NOT_FOUND");
   });
 });

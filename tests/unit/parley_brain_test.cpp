@@ -35,9 +35,27 @@ class memory_store final : public parley::store {
     if (it == convs.end()) return done(parley::store_error::not_found);
     done(it->second);
   }
-  void list_conversations(std::string, callback<std::vector<parley::conversation>> done) override {
+  void list_conversations(std::string user, std::optional<parley::conversation_cursor> after, int limit,
+                          callback<parley::conversation_page> done) override {
     if (failing) return done(parley::store_error::unavailable);
-    done(std::vector<parley::conversation>{});
+    // Newest first: (created_at, id) descending.
+    std::vector<parley::conversation> mine;
+    for (auto& [id, c] : convs)
+      if (std::find(c.member_ids.begin(), c.member_ids.end(), user) != c.member_ids.end()) mine.push_back(c);
+    auto newer = [](const parley::conversation& a, const parley::conversation& b) {
+      return std::tie(a.created_at, a.id) > std::tie(b.created_at, b.id);
+    };
+    std::sort(mine.begin(), mine.end(), newer);
+    parley::conversation_page page;
+    for (auto& c : mine) {
+      if (after && !(std::tie(c.created_at, c.id) < std::tie(after->created_at, after->id))) continue;
+      if (page.conversations.size() == static_cast<std::size_t>(limit)) {
+        page.more = true;
+        break;
+      }
+      page.conversations.push_back(c);
+    }
+    done(std::move(page));
   }
   void direct_conversation(std::string a, std::string b, parley::time_ms, callback<parley::conversation> done) override {
     if (failing) return done(parley::store_error::unavailable);
@@ -98,7 +116,8 @@ struct harness {
   parley::brain chat;
 
   explicit harness(double rate_limit = 1000)
-      : chat(io, db, *online, files, timers, {.limits = {.max_message_length = 5}, .rate_limit = rate_limit}) {
+      : harness(parley::brain_options{.limits = {.max_message_length = 5}, .rate_limit = rate_limit}) {}
+  explicit harness(parley::brain_options opts) : chat(io, db, *online, files, timers, opts) {
     // Stands in for the guard: the user id is the auth payload's "user".
     io.use([](const std::shared_ptr<sio::socket>& s, sio::next_fn next) {
       s->data = json::object{{"userId", s->handshake().auth.at("user")}, {"name", "n"}};
@@ -107,13 +126,23 @@ struct harness {
     chat.attach();
   }
 
-  std::shared_ptr<fake_session> connect(const std::string& user) {
-    auto s = std::make_shared<fake_session>("eio-" + user, &io.engine_handler());
+  std::shared_ptr<fake_session> connect(const std::string& user, const std::string& address = "127.0.0.1") {
+    auto s = std::make_shared<fake_session>("eio-" + user + "-" + std::to_string(++sessions), &io.engine_handler());
+    s->mutable_request().remote_address = address;
     io.engine_handler().on_open(s);
     io.engine_handler().on_message(*s, "0{\"user\":\"" + user + "\"}");
     s->run();
     return s;
   }
+  // The first ack of `event` sent now by `s` (its packets so far are dropped).
+  json::value request(fake_session& s, std::string_view event, std::string_view arg = "") {
+    packets(s);
+    send(s, "420[\"" + std::string(event) + "\"" + (arg.empty() ? "" : "," + std::string(arg)) + "]");
+    auto a = acks(s);
+    EXPECT_EQ(a.size(), 1u) << event;
+    return a.empty() ? json::value() : a.begin()->second.at(0);
+  }
+  int sessions = 0;
   // A client packet as seen on the wire, "42..." (the Engine.IO "4" is dropped here).
   void send(fake_session& s, std::string_view packet) {
     packet.remove_prefix(1);
@@ -239,4 +268,158 @@ TEST(Brain, PrivateConversationIsForMembersOnly) {
   auto acks = harness::acks(*eve);
   for (auto id : {1u, 2u, 3u}) EXPECT_EQ(acks[id][0].at("error").at("code"), "FORBIDDEN") << id;
   EXPECT_EQ(h.db.inserts, 0);
+}
+
+TEST(Brain, RateLimitIsPerUserAcrossSockets) {
+  harness h(1);  // 1 event/s, burst 2: for each user, whichever socket sends
+  auto a1 = h.connect("alice");
+  auto a2 = h.connect("alice");
+  auto b = h.connect("bob");
+  EXPECT_EQ(h.request(*a1, "get:online:count").at("ok"), true);
+  EXPECT_EQ(h.request(*a2, "get:online:count").at("ok"), true);
+  EXPECT_EQ(h.request(*a2, "get:online:count").at("error").at("code"), "RATE_LIMITED");
+  EXPECT_EQ(h.request(*a1, "message:send", R"({"conversationId":"g","content":"x"})").at("error").at("code"),
+            "RATE_LIMITED");
+  EXPECT_EQ(h.request(*b, "get:online:count").at("ok"), true);  // another user's bucket
+  EXPECT_EQ(h.db.inserts, 0);
+}
+
+namespace {
+// The CONNECT_ERROR a refused socket got, or null.
+json::value connect_error(fake_session& s) {
+  for (auto& p : harness::packets(s))
+    if (p.type == sio::parser::packet_type::connect_error) return p.data;
+  return nullptr;
+}
+}  // namespace
+
+TEST(Brain, ConnectionsPerUserAreBounded) {
+  harness h(parley::brain_options{.max_connections_per_user = 2});
+  auto a1 = h.connect("alice");
+  auto a2 = h.connect("alice");
+  auto a3 = h.connect("alice");
+  EXPECT_TRUE(connect_error(*a1).is_null());
+  EXPECT_TRUE(connect_error(*a2).is_null());
+  auto refused = connect_error(*a3);
+  ASSERT_TRUE(refused.is_object());
+  EXPECT_EQ(refused.at("message"), "Connection refused: too many connections for this user");
+  EXPECT_EQ(refused.at("data").at("code"), "RATE_LIMITED");
+  EXPECT_TRUE(connect_error(*h.connect("bob")).is_null());  // others are not affected
+
+  // A closed connection gives its place back.
+  a1->close(sio::eio::close_reason::transport_close);
+  a1->run();
+  EXPECT_TRUE(connect_error(*h.connect("alice")).is_null());
+  EXPECT_FALSE(connect_error(*h.connect("alice")).is_null());
+}
+
+TEST(Brain, ConnectionsPerAddressAreBounded) {
+  harness h(parley::brain_options{.max_connections_per_address = 2});
+  EXPECT_TRUE(connect_error(*h.connect("a", "192.0.2.1")).is_null());
+  EXPECT_TRUE(connect_error(*h.connect("b", "192.0.2.1")).is_null());
+  auto refused = connect_error(*h.connect("c", "192.0.2.1"));
+  ASSERT_TRUE(refused.is_object());
+  EXPECT_EQ(refused.at("message"), "Connection refused: too many connections from this address");
+  EXPECT_TRUE(connect_error(*h.connect("c", "192.0.2.2")).is_null());
+}
+
+TEST(Brain, ConversationCreatesArePerUserAndMembersCapped) {
+  harness h(parley::brain_options{.limits = {.max_conversation_members = 3}, .creates_per_minute = 2});
+  auto a1 = h.connect("alice");
+  auto a2 = h.connect("alice");
+  auto too_many = h.request(*a1, "conversation:create", R"({"memberIds":["b","c","d"]})");  // + alice: 4
+  EXPECT_EQ(too_many.at("error").at("code"), "BAD_REQUEST");
+  EXPECT_EQ(h.request(*a1, "conversation:create", R"({"memberIds":["b","c","alice"]})").at("ok"), true);
+  EXPECT_EQ(h.request(*a2, "conversation:create").at("ok"), true);
+  EXPECT_EQ(h.request(*a2, "conversation:create").at("error").at("code"), "RATE_LIMITED");
+  EXPECT_EQ(h.request(*a1, "conversation:create").at("error").at("code"), "RATE_LIMITED");
+  EXPECT_EQ(h.db.convs.size(), 2u);
+  EXPECT_EQ(h.request(*h.connect("bob"), "conversation:create").at("ok"), true);
+}
+
+TEST(Brain, ConversationListPagesWithinTheReplyBound) {
+  harness h(parley::brain_options{.limits = {.max_reply_bytes = 1500}});
+  for (int i = 0; i < 25; ++i) {
+    parley::conversation c{"c" + std::to_string(100 + i), "", true, {"alice", "bob"}, "bob", 1000 + i};
+    h.db.convs[c.id] = c;
+  }
+  auto a = h.connect("alice");
+  std::vector<std::string> seen;
+  std::string before;
+  for (int page = 0; page < 30; ++page) {
+    auto r = h.request(*a, "conversation:list", before.empty() ? R"({"limit":10})" : R"({"limit":10,"before":")" + before + "\"}");
+    ASSERT_EQ(r.at("ok"), true) << r;
+    EXPECT_LE(json::serialize(r).size(), 1500u);
+    const auto& list = r.at("conversations").as_array();
+    EXPECT_LE(list.size(), 10u);
+    EXPECT_GE(list.size(), 1u);
+    for (const auto& c : list) seen.emplace_back(c.at("id").as_string());
+    if (r.at("next").is_null()) break;
+    before = std::string(r.at("next").as_string());
+  }
+  std::vector<std::string> expected;
+  for (int i = 24; i >= 0; --i) expected.push_back("c" + std::to_string(100 + i));
+  EXPECT_EQ(seen, expected);
+
+  // No argument: the first page, of the default size.
+  harness big;
+  for (int i = 0; i < 25; ++i) big.db.convs["c" + std::to_string(i)] = {"c" + std::to_string(i), "", true, {"alice"}, "alice", i};
+  auto first = big.request(*big.connect("alice"), "conversation:list");
+  EXPECT_EQ(first.at("conversations").as_array().size(), 20u);
+  EXPECT_TRUE(first.at("next").is_string());
+  for (auto bad : {R"({"before":"not a cursor"})", R"({"before":"MTIz"})", R"("x")"})
+    EXPECT_EQ(big.request(*big.connect("carol"), "conversation:list", bad).at("error").at("code"), "BAD_REQUEST") << bad;
+}
+
+TEST(Brain, ListCursorRoundTrip) {
+  for (const parley::conversation_cursor& c :
+       {parley::conversation_cursor{0, "a"}, parley::conversation_cursor{1795514400123, "dm:al%3Aice:bob"},
+        parley::conversation_cursor{-5, std::string("with:colon\x01\"")}}) {
+    auto text = parley::format_list_cursor(c);
+    auto back = parley::parse_list_cursor(text);
+    ASSERT_TRUE(back) << text;
+    EXPECT_EQ(back->created_at, c.created_at);
+    EXPECT_EQ(back->id, c.id);
+  }
+  for (auto bad : {"", "!!!!", "MTIz" /* "123" */, "OmE=" /* ":a" */, "MTI6" /* "12:" */, "eDph" /* "x:a" */})
+    EXPECT_FALSE(parley::parse_list_cursor(bad)) << bad;
+}
+
+TEST(Brain, OnlineUsersPagesWithinTheReplyBound) {
+  harness h(parley::brain_options{.limits = {.max_reply_bytes = 300}});
+  std::vector<std::string> users;
+  std::vector<std::shared_ptr<fake_session>> sockets;
+  for (int i = 0; i < 40; ++i) {
+    users.push_back("user-" + std::to_string(1000 + i));
+    sockets.push_back(h.connect(users.back()));
+  }
+  std::vector<std::string> seen;
+  std::string after;
+  int pages = 0;
+  for (; pages < 40; ++pages) {
+    auto r = h.request(*sockets[0], "users:online", after.empty() ? "" : R"({"after":")" + after + "\"}");
+    ASSERT_EQ(r.at("ok"), true) << r;
+    EXPECT_LE(json::serialize(r).size(), 300u);
+    for (const auto& u : r.at("userIds").as_array()) seen.emplace_back(u.as_string());
+    if (r.at("next").is_null()) break;
+    after = std::string(r.at("next").as_string());
+  }
+  EXPECT_GT(pages, 1);
+  EXPECT_EQ(seen, users);
+}
+
+TEST(Brain, HistoryKeepsTheNewestThatFitTheReplyBound) {
+  harness h(parley::brain_options{.limits = {.max_message_length = 5, .max_reply_bytes = 700}});
+  auto a = h.connect("alice");
+  for (int i = 0; i < 8; ++i)
+    h.request(*a, "message:send", R"({"conversationId":"g","content":"m)" + std::to_string(i) + "\"}");
+  auto r = h.request(*a, "message:history", R"({"conversationId":"g","limit":200})");
+  ASSERT_EQ(r.at("ok"), true) << r;
+  EXPECT_LE(json::serialize(r).size(), 700u);
+  const auto& list = r.at("messages").as_array();
+  ASSERT_GE(list.size(), 1u);
+  ASSERT_LT(list.size(), 8u);
+  // The newest, oldest first.
+  for (std::size_t i = 0; i < list.size(); ++i)
+    EXPECT_EQ(list[i].at("content").as_string(), "m" + std::to_string(8 - list.size() + i));
 }

@@ -563,6 +563,56 @@ TEST_F(ConfigTest, HelpListsEveryOptionWithItsDefaultAndVariable) {
   EXPECT_EQ(version.output.rfind("parley ", 0), 0u);
 }
 
+TEST_F(ConfigTest, Limits) {
+  const auto d = parse({}).cfg;
+  EXPECT_EQ(d.rate_limit, 20.0);
+  EXPECT_EQ(d.max_conversation_members, 100u);
+  EXPECT_EQ(d.conversation_creates_per_minute, 10.0);
+  EXPECT_EQ(d.uploads_per_minute, 30.0);
+  EXPECT_EQ(d.max_connections_per_user, 20u);
+  EXPECT_EQ(d.max_connections_per_address, 256u);
+
+  auto f = parse({"--max-conversation-members", "7", "--conversation-creates-per-minute", "0.5", "--uploads-per-minute",
+                  "0", "--max-connections-per-user", "3", "--max-connections-per-address", "0"})
+               .cfg;
+  EXPECT_EQ(f.max_conversation_members, 7u);
+  EXPECT_EQ(f.conversation_creates_per_minute, 0.5);
+  EXPECT_EQ(f.uploads_per_minute, 0.0);
+  EXPECT_EQ(f.max_connections_per_user, 3u);
+  EXPECT_EQ(f.max_connections_per_address, 0u);
+
+  auto e = parse({}, {{"PARLEY_MAX_CONVERSATION_MEMBERS", "1000"}, {"PARLEY_CONVERSATION_CREATES_PER_MINUTE", "60"},
+                      {"PARLEY_UPLOADS_PER_MINUTE", "2"}, {"PARLEY_MAX_CONNECTIONS_PER_USER", "0"},
+                      {"PARLEY_MAX_CONNECTIONS_PER_ADDRESS", "9"}})
+               .cfg;
+  EXPECT_EQ(e.max_conversation_members, 1000u);
+  EXPECT_EQ(e.conversation_creates_per_minute, 60.0);
+  EXPECT_EQ(e.uploads_per_minute, 2.0);
+  EXPECT_EQ(e.max_connections_per_user, 0u);
+  EXPECT_EQ(e.max_connections_per_address, 9u);
+
+  auto t = parse({"--config", file("limits.toml", "max-conversation-members = 50\n[uploads]\nper-minute = 4.5\n")}).cfg;
+  EXPECT_EQ(t.max_conversation_members, 50u);
+  EXPECT_EQ(t.uploads_per_minute, 4.5);
+
+  EXPECT_EQ(error({"--max-conversation-members", "1001"}),
+            "--max-conversation-members: '1001' is out of range (expected 1-1000 members)");
+  EXPECT_EQ(error({"--max-conversation-members", "0"}).rfind("--max-conversation-members: ", 0), 0u);
+  EXPECT_EQ(error({"--conversation-creates-per-minute", "-1"}).rfind("--conversation-creates-per-minute: ", 0), 0u);
+  EXPECT_EQ(error({"--uploads-per-minute", "lots"}).rfind("--uploads-per-minute: ", 0), 0u);
+  EXPECT_EQ(error({"--max-connections-per-user", "-1"}).rfind("--max-connections-per-user: ", 0), 0u);
+  EXPECT_EQ(error({}, {{"PARLEY_MAX_CONNECTIONS_PER_ADDRESS", "x"}})
+                .rfind("--max-connections-per-address (from PARLEY_MAX_CONNECTIONS_PER_ADDRESS): ", 0),
+            0u);
+
+  const auto help = parse({"--help"}).output;
+  for (auto def : {"--max-conversation-members N=100", "--conversation-creates-per-minute PER_MIN=10",
+                   "--uploads-per-minute PER_MIN=30", "--max-connections-per-user N=20",
+                   "--max-connections-per-address N=256", "PARLEY_MAX_CONNECTIONS_PER_ADDRESS",
+                   "conversation:list { limit?, before? }", "Connection refused: too many connections"})
+    EXPECT_NE(help.find(def), std::string::npos) << def;
+}
+
 // ---------------------------------------------------------------------------- parley token
 
 TEST_F(ConfigTest, TokenCommand) {

@@ -1,4 +1,5 @@
-// The brain's building blocks: the per-socket token bucket, in-memory presence, typing timers.
+// The brain's building blocks: the token bucket and the per-user limits, in-memory presence,
+// typing timers.
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -31,6 +32,116 @@ TEST(TokenBucket, BurstThenRate) {
 TEST(TokenBucket, ZeroRateIsUnlimited) {
   parley::token_bucket b(0, 0);
   for (int i = 0; i < 1000; ++i) ASSERT_TRUE(b.try_take());
+}
+
+TEST(TokenBucket, FullOnceRefilled) {
+  auto t0 = parley::token_bucket::clock::now();
+  parley::token_bucket b(2, 4, t0);  // refills in 2 s
+  EXPECT_TRUE(b.full(t0));
+  EXPECT_TRUE(b.try_take(t0));
+  EXPECT_FALSE(b.full(t0 + 100ms));
+  EXPECT_TRUE(b.full(t0 + 500ms));  // one token back
+  EXPECT_EQ(b.refill_time(), std::chrono::duration_cast<parley::token_bucket::clock::duration>(2s));
+}
+
+TEST(UserLimits, OneQuotaPerUser) {
+  auto t0 = parley::user_limits::clock::now();
+  parley::user_limits limits({.events_per_second = 1, .creates_per_minute = 2, .uploads_per_minute = 3});
+  auto a = limits.quota("alice", t0);
+  EXPECT_EQ(limits.quota("alice", t0), a);
+  EXPECT_NE(limits.quota("bob", t0), a);
+  EXPECT_TRUE(a->take_event(t0));
+  EXPECT_TRUE(limits.quota("alice", t0)->take_event(t0));
+  EXPECT_FALSE(a->take_event(t0));  // the burst (2) is the user's, whichever holder takes it
+  EXPECT_TRUE(limits.quota("bob", t0)->take_event(t0));
+  int creates = 0, uploads = 0;
+  for (int i = 0; i < 10; ++i) creates += a->take_create(t0), uploads += a->take_upload(t0);
+  EXPECT_EQ(creates, 2);
+  EXPECT_EQ(uploads, 3);
+  EXPECT_TRUE(a->take_create(t0 + 30s));  // 2 per minute: one every 30 s
+}
+
+TEST(UserLimits, ConnectionsPerUserAndPerAddress) {
+  parley::user_limits limits({.max_connections_per_user = 2, .max_connections_per_address = 3});
+  auto a1 = limits.admit("alice", "192.0.2.1");
+  auto a2 = limits.admit("alice", "192.0.2.2");
+  ASSERT_TRUE(a1);
+  ASSERT_TRUE(a2);
+  EXPECT_EQ(&a1.lease->quota(), &a2.lease->quota());
+  auto a3 = limits.admit("alice", "192.0.2.3");
+  EXPECT_FALSE(a3);
+  EXPECT_EQ(a3.refused, parley::user_limits::refusal::too_many_for_user);
+  auto b = limits.admit("bob", "192.0.2.1");
+  auto c = limits.admit("carol", "192.0.2.1");
+  ASSERT_TRUE(b);
+  auto d = limits.admit("dave", "192.0.2.1");  // alice, bob, carol are there
+  EXPECT_FALSE(d);
+  EXPECT_EQ(d.refused, parley::user_limits::refusal::too_many_from_address);
+  EXPECT_TRUE(limits.admit("dave", ""));  // no address: counted per user only
+
+  a1.lease.reset();  // a socket goes: its places are free again
+  EXPECT_TRUE(limits.admit("dave", "192.0.2.1"));
+  EXPECT_TRUE(limits.admit("alice", "192.0.2.9"));
+}
+
+TEST(UserLimits, UnlimitedWithZeros) {
+  parley::user_limits limits({.events_per_second = 0, .creates_per_minute = 0, .uploads_per_minute = 0,
+                              .max_connections_per_user = 0, .max_connections_per_address = 0});
+  std::vector<std::shared_ptr<parley::user_limits::connection_lease>> held;
+  for (int i = 0; i < 1000; ++i) {
+    auto a = limits.admit("alice", "192.0.2.1");
+    ASSERT_TRUE(a);
+    ASSERT_TRUE(a.lease->quota().take_event());
+    ASSERT_TRUE(a.lease->quota().take_create());
+    held.push_back(a.lease);
+  }
+}
+
+TEST(UserLimits, IdleUsersAreForgotten) {
+  auto t0 = parley::user_limits::clock::now();
+  // The slowest bucket (creates: 6 per minute, bursts of 6) refills in a minute.
+  parley::user_limits limits({.events_per_second = 10, .creates_per_minute = 6, .uploads_per_minute = 60});
+  for (int i = 0; i < 1000; ++i) limits.quota("passer-by-" + std::to_string(i), t0)->take_event(t0);
+  auto connected = limits.admit("connected", "192.0.2.1", t0);
+  auto busy = limits.quota("busy", t0);
+  EXPECT_EQ(limits.tracked_users(), 1002u);
+
+  // Not yet refilled (and the sweep runs at most once a refill period): nobody is forgotten.
+  for (int i = 0; i < 6; ++i) EXPECT_TRUE(limits.quota("busy", t0 + 30s)->take_create(t0 + 30s));
+  EXPECT_EQ(limits.tracked_users(), 1002u);
+  // Refilled: the passers-by go; the connected user stays, and so does the one whose create
+  // bucket is still filling.
+  busy.reset();
+  limits.quota("someone", t0 + 61s);
+  EXPECT_EQ(limits.tracked_users(), 3u);  // connected, busy, someone
+  int creates = 0;
+  for (int i = 0; i < 6; ++i) creates += limits.quota("busy", t0 + 61s)->take_create(t0 + 61s);
+  EXPECT_EQ(creates, 3);  // 31 s refilled 3.1 tokens: the same quota, not a fresh one
+
+  // Once the connection is gone and its quota full, it goes too.
+  connected.lease.reset();
+  limits.quota("later", t0 + 200s);
+  EXPECT_EQ(limits.tracked_users(), 1u);  // later
+}
+
+TEST(UserLimits, SocketsOfOneUserOnManyThreads) {
+  const auto t0 = parley::user_limits::clock::now();
+  parley::user_limits limits({.events_per_second = 100, .max_connections_per_user = 8});
+  std::atomic<int> accepted{0}, admitted{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 8; ++t)
+    threads.emplace_back([&] {
+      for (int round = 0; round < 50; ++round) {
+        auto a = limits.admit("alice", "192.0.2.1", t0);
+        if (!a) continue;
+        ++admitted;
+        for (int i = 0; i < 10; ++i) accepted += a.lease->quota().take_event(t0);
+      }
+    });
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(accepted.load(), 200);  // the burst, once for all of them: time stood still
+  EXPECT_EQ(admitted.load(), 400);  // never more than 8 at once, and each gave its place back
+  EXPECT_TRUE(limits.admit("alice", "192.0.2.1", t0));
 }
 
 TEST(MemoryPresence, FirstAndLastSocketOfAUser) {

@@ -86,8 +86,15 @@ class StoreTest : public ::testing::Test {
   sio::result<conversation> get_conv(const std::string& id) {
     return call<conversation>([&](auto cb) { db_->get_conversation(id, cb); });
   }
+  sio::result<conversation_page> page(const std::string& user, std::optional<conversation_cursor> after, int limit) {
+    return call<conversation_page>([&](auto cb) { db_->list_conversations(user, after, limit, cb); });
+  }
+  // The whole list, in one page.
   sio::result<std::vector<conversation>> list(const std::string& user) {
-    return call<std::vector<conversation>>([&](auto cb) { db_->list_conversations(user, cb); });
+    auto p = page(user, std::nullopt, 1000);
+    if (!p) return p.error();
+    EXPECT_FALSE(p->more);
+    return std::move(p->conversations);
   }
   sio::result<conversation> dm(const std::string& a, const std::string& b, time_ms now = 1000) {
     return call<conversation>([&](auto cb) { db_->direct_conversation(a, b, now, cb); });
@@ -149,6 +156,14 @@ class StoreTest : public ::testing::Test {
     sqlite3_finalize(s);
     sqlite3_close(raw);
     return v;
+  }
+  void sql_exec(const char* sql) {
+    sqlite3* raw = nullptr;
+    ASSERT_EQ(sqlite3_open_v2(path_.c_str(), &raw, SQLITE_OPEN_READWRITE, nullptr), SQLITE_OK);
+    char* error = nullptr;
+    EXPECT_EQ(sqlite3_exec(raw, sql, nullptr, nullptr, &error), SQLITE_OK) << (error ? error : "");
+    sqlite3_free(error);
+    sqlite3_close(raw);
   }
   std::string sql_text(const char* sql) {
     sqlite3* raw = nullptr;
@@ -224,13 +239,13 @@ TEST(StoreErrors, CategoryAndMessages) {
 
 TEST_F(StoreTest, CreatesSchemaOnceAndDataSurvivesReopen) {
   open();
-  EXPECT_EQ(stats().migrations_applied, 1);
-  EXPECT_EQ(stats().schema_version, 1);
+  EXPECT_EQ(stats().migrations_applied, 2);
+  EXPECT_EQ(stats().schema_version, 2);
   ASSERT_TRUE(create(conv("room", "alice", true, {"bob"})));
   auto sent = send("room", "alice", "hello", "c-1");
   ASSERT_TRUE(sent);
   db_->close();
-  EXPECT_EQ(sql_int("PRAGMA user_version"), 1);
+  EXPECT_EQ(sql_int("PRAGMA user_version"), 2);
   EXPECT_EQ(sql_text("PRAGMA journal_mode"), "wal");
 
   open();
@@ -349,6 +364,88 @@ TEST_F(StoreTest, ListConversationsOfAMemberNewestFirst) {
   auto nobody = list("zed");
   ASSERT_TRUE(nobody);
   EXPECT_TRUE(nobody->empty());
+}
+
+// Pages follow one another without gap or repeat, newest first (created_at, then id, both
+// descending), and stay put while newer conversations are created.
+TEST_F(StoreTest, ListConversationsPageByPage) {
+  open();
+  // Three conversations per created_at: ties are ordered by id, descending (as bytes: "c10" > "c09").
+  auto id = [](int i) { return std::string(i < 10 ? "c0" : "c") + std::to_string(i); };
+  for (int i : {4, 0, 11, 7, 1, 9, 2, 5, 10, 3, 8, 6}) {  // created in any order
+    const time_ms at = 1000 + i / 3;
+    ASSERT_TRUE(create(conv(id(i), "owner", true, {"alice"}, at)));
+  }
+  ASSERT_TRUE(create(conv("not-alice", "owner", true, {"bob"}, 5000)));
+  std::vector<std::string> expected;  // newest first
+  for (int i = 11; i >= 0; --i) expected.push_back(id(i));
+
+  std::vector<std::string> seen;
+  std::optional<conversation_cursor> after;
+  int pages = 0;
+  while (true) {
+    auto p = page("alice", after, 5);
+    ASSERT_TRUE(p) << p.error().message();
+    ASSERT_LE(p->conversations.size(), 5u);
+    for (const auto& c : p->conversations) {
+      seen.push_back(c.id);
+      EXPECT_EQ(c.member_ids, (std::vector<std::string>{"alice", "owner"}));
+    }
+    ++pages;
+    if (pages == 1) {  // created meanwhile, newer than every page: it does not shift the next ones
+      ASSERT_TRUE(create(conv("newest", "owner", true, {"alice"}, 9000)));
+    }
+    if (!p->more) break;
+    ASSERT_FALSE(p->conversations.empty());
+    after = conversation_cursor{p->conversations.back().created_at, p->conversations.back().id};
+  }
+  EXPECT_EQ(pages, 3);
+  EXPECT_EQ(seen, expected);
+
+  // Exactly a page's worth: `more` is false on it, not on an empty page after it.
+  auto exact = page("bob", std::nullopt, 1);
+  ASSERT_TRUE(exact);
+  ASSERT_EQ(exact->conversations.size(), 1u);
+  EXPECT_FALSE(exact->more);
+  // A cursor past the end, and a limit of 0.
+  auto past = page("alice", conversation_cursor{0, ""}, 5);
+  ASSERT_TRUE(past);
+  EXPECT_TRUE(past->conversations.empty());
+  EXPECT_FALSE(past->more);
+  auto none = page("alice", std::nullopt, 0);
+  ASSERT_TRUE(none);
+  EXPECT_TRUE(none->conversations.empty());
+}
+
+// A database of schema version 1 (before paging) gets its memberships' created_at filled in.
+TEST_F(StoreTest, MigratesVersion1MembershipsForPaging) {
+  open();
+  ASSERT_TRUE(create(conv("old", "alice", true, {"bob"}, 100)));
+  ASSERT_TRUE(create(conv("new", "alice", true, {"bob"}, 200)));
+  ASSERT_TRUE(dm("alice", "bob", 150));
+  db_->close();
+  db_.reset();
+  // Back to what version 1 left.
+  sql_exec(
+      "DROP INDEX conversation_members_by_user;"
+      "ALTER TABLE conversation_members DROP COLUMN created_at;"
+      "CREATE INDEX conversation_members_by_user ON conversation_members (user_id, conversation_id);"
+      "PRAGMA user_version = 1;");
+
+  open();
+  EXPECT_EQ(stats().migrations_applied, 1);
+  EXPECT_EQ(stats().schema_version, 2);
+  auto first = page("bob", std::nullopt, 2);
+  ASSERT_TRUE(first);
+  ASSERT_EQ(first->conversations.size(), 2u);
+  EXPECT_EQ(first->conversations[0].id, "new");
+  EXPECT_EQ(first->conversations[1].id, direct_conversation_id("alice", "bob"));
+  EXPECT_TRUE(first->more);
+  auto second = page("bob", conversation_cursor{150, direct_conversation_id("alice", "bob")}, 2);
+  ASSERT_TRUE(second);
+  ASSERT_EQ(second->conversations.size(), 1u);
+  EXPECT_EQ(second->conversations[0].id, "old");
+  EXPECT_FALSE(second->more);
 }
 
 TEST_F(StoreTest, ImplicitPublicConversationOnFirstMessage) {

@@ -95,21 +95,62 @@ TEST(ParseConversationRef, StringOrObject) {
 }
 
 TEST(ParseCreate, OptionalFields) {
-  auto empty = ev::parse_create(args("[]"));
+  auto empty = ev::parse_create(args("[]"), lim);
   ASSERT_TRUE(empty);
   EXPECT_FALSE(empty->conversationId);
   EXPECT_FALSE(empty->is_private);
-  auto full = ev::parse_create(args(R"([{"conversationId":"team","title":"Team","private":true,"memberIds":["a","b"]}])"));
+  auto full = ev::parse_create(args(R"([{"conversationId":"team","title":"Team","private":true,"memberIds":["a","b"]}])"), lim);
   ASSERT_TRUE(full);
   EXPECT_EQ(full->conversationId.value(), "team");
   EXPECT_EQ(full->title.value(), "Team");
   EXPECT_TRUE(full->is_private);
   EXPECT_EQ(full->memberIds, (std::vector<std::string>{"a", "b"}));
-  EXPECT_FALSE(ev::parse_create(args(R"([{"private":"yes"}])")));
-  EXPECT_FALSE(ev::parse_create(args(R"([{"memberIds":"a"}])")));
-  EXPECT_FALSE(ev::parse_create(args(R"([{"memberIds":[1]}])")));
-  EXPECT_FALSE(ev::parse_create(args(R"([{"conversationId":""}])")));
-  EXPECT_FALSE(ev::parse_create(args(R"(["team"])")));
+  EXPECT_FALSE(ev::parse_create(args(R"([{"private":"yes"}])"), lim));
+  EXPECT_FALSE(ev::parse_create(args(R"([{"memberIds":"a"}])"), lim));
+  EXPECT_FALSE(ev::parse_create(args(R"([{"memberIds":[1]}])"), lim));
+  EXPECT_FALSE(ev::parse_create(args(R"([{"conversationId":""}])"), lim));
+  EXPECT_FALSE(ev::parse_create(args(R"(["team"])"), lim));
+}
+
+TEST(ParseCreate, MembersAtMostTheCap) {
+  const ev::limits three{.max_conversation_members = 3};
+  EXPECT_TRUE(ev::parse_create(args(R"([{"memberIds":["a","b","c"]}])"), three));
+  auto over = ev::parse_create(args(R"([{"memberIds":["a","b","c","d"]}])"), three);
+  ASSERT_FALSE(over);
+  EXPECT_EQ(over.error().code, "BAD_REQUEST");
+  EXPECT_NE(over.error().message.find("at most 3 members"), std::string::npos) << over.error().message;
+  // The default cap: 100, not the 1000 ids of up to 200 bytes that once made 20 MB lists.
+  json::array ids;
+  for (int i = 0; i < 101; ++i) ids.emplace_back(std::string(200, 'x') + std::to_string(i));
+  EXPECT_FALSE(ev::parse_create(json::array{json::object{{"memberIds", ids}}}, ev::limits{}));
+}
+
+TEST(ParseList, DefaultsCursorAndCap) {
+  const ev::limits d{};
+  for (auto text : {"[]", "[null]", "[{}]"}) {
+    auto r = ev::parse_list(args(text), d);
+    ASSERT_TRUE(r) << text;
+    EXPECT_EQ(r->limit, 20) << text;
+    EXPECT_FALSE(r->before) << text;
+  }
+  auto r = ev::parse_list(args(R"([{"limit":5,"before":"MTAwOmM="}])"), d);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->limit, 5);
+  EXPECT_EQ(r->before.value(), "MTAwOmM=");
+  EXPECT_EQ(ev::parse_list(args(R"([{"limit":1000000}])"), d)->limit, 100);  // capped, as history's
+  for (auto text : {R"(["x"])", R"([{"limit":0}])", R"([{"limit":1.5}])", R"([{"limit":"5"}])", R"([{"before":5}])",
+                    R"([{"before":""}])"})
+    EXPECT_FALSE(ev::parse_list(args(text), d)) << text;
+  json::array long_cursor{json::object{{"before", std::string(ev::max_cursor_length + 1, 'A')}}};
+  EXPECT_FALSE(ev::parse_list(long_cursor, d));
+}
+
+TEST(ParseOnline, AfterIsOptional) {
+  EXPECT_FALSE(ev::parse_online(args("[]"))->after);
+  EXPECT_FALSE(ev::parse_online(args("[{}]"))->after);
+  EXPECT_EQ(ev::parse_online(args(R"([{"after":"bob"}])"))->after.value(), "bob");
+  EXPECT_FALSE(ev::parse_online(args(R"([{"after":1}])")));
+  EXPECT_FALSE(ev::parse_online(args(R"([true])")));
 }
 
 TEST(ParseHistory, DefaultsAndLimits) {
@@ -165,6 +206,77 @@ TEST(WireShapes, ConversationUsesPrivate) {
 TEST(WireShapes, ErrorAck) {
   auto v = json::value_from(ev::error_ack(ev::code::forbidden, "no"));
   EXPECT_EQ(json::serialize(v), R"({"ok":false,"error":{"code":"FORBIDDEN","message":"no"}})");
+}
+
+namespace {
+// Every kind of byte JSON treats differently: escaped short (\n), escaped long (\u0001), quoted
+// ('"', '\\'), plain ASCII, and multi-byte UTF-8.
+std::string nasty(std::size_t code_points) {
+  static const char* pieces[] = {"\n", "\x01", "\"", "\\", "a", "\xC3\xA9", "\xF0\x9F\x98\x80"};
+  std::string out;
+  for (std::size_t i = 0; i < code_points; ++i) out += pieces[i % std::size(pieces)];
+  return out;
+}
+// The longest of each field that clients can send or the server sets, with the costliest bytes.
+ev::message worst_message(const ev::limits& lim, std::string_view content_piece) {
+  ev::message m;
+  m.id = "m0000000000000000042";
+  m.conversationId = std::string(ev::max_id_length, '\x01');
+  m.senderId = std::string(ev::max_id_length, '\x01');
+  for (std::size_t i = 0; i < lim.max_message_length; ++i) m.content += content_piece;
+  m.createdAt = "2026-11-24T10:00:00.000Z";
+  m.clientMessageId = std::string(ev::max_id_length, '\x01');
+  for (std::size_t i = 0; i < lim.max_attachments; ++i)
+    m.attachments.push_back({"f-0123456789abcdef0123456789abcdef", std::string(255, '\x01'), INT64_MIN,
+                             std::string(255, '\x01'), "/api/files/f-0123456789abcdef0123456789abcdef"});
+  return m;
+}
+}  // namespace
+
+TEST(JsonSizeBound, NeverBelowTheSerializedSize) {
+  for (std::size_t n : {0u, 1u, 7u, 100u, 4000u}) {
+    auto s = nasty(n);
+    EXPECT_GE(ev::json_size_bound(s), json::serialize(json::value(s)).size()) << n;
+  }
+  const ev::limits d{};
+  for (auto piece : {"\x01", "\xF0\x9F\x98\x80", "a"}) {
+    auto m = worst_message(d, piece);
+    const auto exact = json::serialize(json::value_from(m)).size();
+    EXPECT_GE(ev::json_size_bound(m), exact);
+    EXPECT_LE(ev::json_size_bound(m), exact + exact / 10);  // tight enough to be a useful budget
+  }
+  ev::message plain{"m1", "g", "alice", "hi", "2026-11-24T10:00:00.000Z", std::nullopt, {}};
+  EXPECT_GE(ev::json_size_bound(plain), json::serialize(json::value_from(plain)).size());
+  ev::conversation c{nasty(200), nasty(200), true, {}, nasty(200), "2026-11-24T10:00:00.000Z"};
+  for (int i = 0; i < 1000; ++i) c.memberIds.push_back(nasty(i % 201));
+  EXPECT_GE(ev::json_size_bound(c), json::serialize(json::value_from(c)).size());
+  c.memberIds.clear();
+  EXPECT_GE(ev::json_size_bound(c), json::serialize(json::value_from(c)).size());
+}
+
+// What the default limits allow, measured: each reply that holds a list is cut at
+// max_reply_bytes, so these say when that cut can happen at all.
+TEST(ReplyBounds, DefaultLimits) {
+  const ev::limits d{};
+  // A page of 200 messages of 4000 four-byte characters (no attachment) fits whole: legitimate
+  // text is never cut.
+  auto emoji = worst_message(d, "\xF0\x9F\x98\x80");
+  emoji.conversationId = emoji.senderId = "general";
+  emoji.clientMessageId.reset();
+  emoji.attachments.clear();
+  EXPECT_LT(200 * json::serialize(json::value_from(emoji)).size(), d.max_reply_bytes);
+  // The costliest message (control characters everywhere, ten attachments): about 63 kB, so a
+  // page of 200 would be about 12.5 MB, most of the 16 MiB send-queue bound. The cut keeps a
+  // reply at 4 MiB.
+  const auto worst = json::serialize(json::value_from(worst_message(d, "\x01"))).size();
+  EXPECT_GT(200 * worst, d.max_reply_bytes);
+  EXPECT_LT(200 * worst, std::size_t{16} << 20);
+  // One conversation of the most members (1000, the option's maximum) with the longest,
+  // costliest ids fits in a reply: a page of conversation:list always holds at least one.
+  ev::conversation c{std::string(ev::max_id_length, '\x01'), std::string(200, '\x01'), true, {},
+                     std::string(ev::max_id_length, '\x01'), "2026-11-24T10:00:00.000Z"};
+  for (int i = 0; i < 1000; ++i) c.memberIds.push_back(std::string(ev::max_id_length, '\x01'));
+  EXPECT_LT(ev::json_size_bound(c), d.max_reply_bytes);
 }
 
 TEST(FormatTime, IsoWithMilliseconds) {

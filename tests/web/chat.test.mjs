@@ -1,6 +1,7 @@
 // The web page served by parley, in a real browser (Debian's chromium, driven by playwright-core):
 // two users sign in with the development login, create a conversation, exchange messages, see
-// typing and read marks, share an image, write privately, page back through history, and one of
+// typing and read marks, share an image, write privately, page back through history, see more
+// conversations than one page of conversation:list holds, and one of
 // them comes back after a server restart to the messages sent meanwhile. Saves screenshots of
 // the main screens to docs/screenshots/.
 //
@@ -313,6 +314,34 @@ describe("the web page", { timeout: 300_000 }, () => {
     await first.waitFor();
     assert.equal(await bob.locator("#message-list .message").count(), 70);
     await bob.locator("#history-status", { hasText: "Beginning of the conversation" }).waitFor();
+  });
+
+  it("lists every conversation, though the server answers the list a page at a time", STEP, async () => {
+    // 24 private conversations with bob, newer than all of his others, made by three plain
+    // socket.io clients (a user may create 10 a minute); a page of conversation:list holds 20.
+    const titles = [];
+    for (const name of ["Dave", "Erin", "Frank"]) {
+      const login = await fetch(server.url + "/api/dev/login", {
+        method: "POST",
+        headers: { "Content-Type": "application/json" },
+        body: JSON.stringify({ name }),
+      }).then((r) => r.json());
+      const creator = io(server.url, { auth: { token: login.token }, transports: ["websocket"], forceNew: true });
+      try {
+        await new Promise((resolve, reject) => (creator.once("connect", resolve), creator.once("connect_error", reject)));
+        for (let i = 1; i <= 8; i++) {
+          const title = `${name}'s room ${i}`;
+          const res = await creator.emitWithAck("conversation:create", { title, private: true, memberIds: ["bob"] });
+          assert.equal(res.ok, true, JSON.stringify(res));
+          titles.push(title);
+        }
+      } finally {
+        creator.disconnect();
+      }
+    }
+    await bob.click("#refresh-conversations");
+    for (const title of titles) await conversationItem(bob, title).waitFor();
+    await conversationItem(bob, "Project Parley").waitFor();
   });
 
   it("reconnects after a server restart and catches up with what was sent meanwhile", STEP, async () => {

@@ -17,6 +17,8 @@ const TYPING_RESEND_MS = 3_000; // the server expires an indicator after 5 s
 const TYPING_IDLE_MS = 2_500;
 const TYPING_SHOWN_MS = 7_000; // a peer's indicator, if its typing:stop is lost
 const LIST_REFRESH_MS = 15_000; // conversations others add us to are not announced: poll
+const LIST_PAGE = 100; // conversation:list answers a page at a time (newest first) ...
+const LIST_PAGES = 10; // ... and the page shows the newest LIST_PAGE * LIST_PAGES at most
 
 // Messages sort by (createdAt, id); ISO times with milliseconds compare as strings.
 const key = (m) => `${m.createdAt}|${m.id}`;
@@ -207,9 +209,16 @@ export class ChatClient extends EventTarget {
   }
 
   async #refresh() {
-    const res = await this.request("conversation:list");
-    if (!res.ok) return;
-    for (const raw of res.conversations) this.#conversation(raw);
+    const listed = [];
+    for (let page = 0, before; page < LIST_PAGES; page++) {
+      const res = await this.request("conversation:list", before ? { limit: LIST_PAGE, before } : { limit: LIST_PAGE });
+      if (!res.ok) break;
+      listed.push(...res.conversations);
+      if (!res.next) break;
+      before = res.next;
+    }
+    if (!listed.length) return;
+    for (const raw of listed) this.#conversation(raw);
     for (const id of this.joinedPublic) if (!this.conversations.has(id)) this.#conversation({ id, title: id });
     // Join every room (to receive its messages and typing); new ones get their history.
     for (const c of [...this.conversations.values()]) {

@@ -276,13 +276,40 @@ const std::vector<option>& options() {
     add("max-message-length", "Chat", kind::integer, "CHARS", "Longest message content",
         [](const config& c) { return std::to_string(c.max_message_length); },
         [](config& c, std::string_view t) { c.max_message_length = parse_uint(t, 1, 10'000'000, "characters"); });
-    add("rate-limit", "Chat", kind::number, "PER_S", "Events per second per socket, bursts of twice that (0: unlimited)",
-        [](const config& c) {
-          std::ostringstream s;
-          s << c.rate_limit;
-          return s.str();
-        },
+    // limits (of one user, so that nobody can make the service unusable for others)
+    auto number_text = [](double v) {
+      std::ostringstream s;
+      s << v;
+      return s.str();
+    };
+    add("rate-limit", "Limits", kind::number, "PER_S",
+        "Events per second per user, all of the user's sockets together; bursts of twice that (0: unlimited)",
+        [=](const config& c) { return number_text(c.rate_limit); },
         [](config& c, std::string_view t) { c.rate_limit = parse_double(t, 0); });
+    add("max-conversation-members", "Limits", kind::integer, "N",
+        "Members of a conversation at most, the creator included (more: BAD_REQUEST)",
+        [](const config& c) { return std::to_string(c.max_conversation_members); },
+        // At most 1000: one conversation's JSON then stays far below a reply's bound.
+        [](config& c, std::string_view t) { c.max_conversation_members = parse_uint(t, 1, 1000, "members"); });
+    add("conversation-creates-per-minute", "Limits", kind::number, "PER_MIN",
+        "Conversations a user may create per minute, in bursts of that many (0: unlimited)",
+        [=](const config& c) { return number_text(c.conversation_creates_per_minute); },
+        [](config& c, std::string_view t) { c.conversation_creates_per_minute = parse_double(t, 0); });
+    add("uploads-per-minute", "Limits", kind::number, "PER_MIN",
+        "Files a user may upload per minute, in bursts of that many (0: unlimited; over it: 429)",
+        [=](const config& c) { return number_text(c.uploads_per_minute); },
+        [](config& c, std::string_view t) { c.uploads_per_minute = parse_double(t, 0); });
+    add("max-connections-per-user", "Limits", kind::integer, "N",
+        "Sockets one user may have connected at once (0: unlimited)",
+        [](const config& c) { return std::to_string(c.max_connections_per_user); },
+        [](config& c, std::string_view t) { c.max_connections_per_user = parse_uint(t, 0, 1'000'000, "connections"); });
+    add("max-connections-per-address", "Limits", kind::integer, "N",
+        "Sockets connected at once from one remote address (0: unlimited; behind a reverse proxy every "
+        "connection comes from the proxy's address: raise it or use 0)",
+        [](const config& c) { return std::to_string(c.max_connections_per_address); },
+        [](config& c, std::string_view t) {
+          c.max_connections_per_address = parse_uint(t, 0, 1'000'000, "connections");
+        });
     add("typing-timeout-ms", "Chat", kind::integer, "MS", "A typing:start without typing:stop ends after this",
         [](const config& c) { return ms_text(c.typing_timeout); },
         [](config& c, std::string_view t) { c.typing_timeout = std::chrono::milliseconds(parse_uint(t, 1, max_ms, "ms")); });
@@ -536,7 +563,16 @@ command_line parse_command_line(int argc, const char* const* argv, const environ
                "defaults < TOML file < environment < flags.",
                "parley"};
   app.get_formatter()->column_width(36);
-  app.footer("Tokens for testing: parley token --user alice [--name Alice] [--ttl 1h]");
+  app.footer(
+      "Tokens for testing: parley token --user alice [--name Alice] [--ttl 1h]\n\n"
+      "Beyond the chat contract (README: \"Extensions of the contract\"):\n"
+      "  conversation:list { limit?, before? } answers a page, newest first: { ok, conversations, next };\n"
+      "    limit 1-100 (default 20), before: the previous page's next (opaque), next: null on the last page.\n"
+      "  users:online { after? } answers { ok, userIds, next }; next is null unless more users are online.\n"
+      "  A list reply (those two, message:history) holds at most 4 MiB of JSON: a page may stop early.\n"
+      "  Over the Limits options: RATE_LIMITED (events, creates; uploads: HTTP 429), BAD_REQUEST (members);\n"
+      "  a connection over its limit gets the connect_error \"Connection refused: too many connections for\n"
+      "  this user\" or \"... from this address\".");
 
   std::string config_file;
   app.add_option("--config", config_file, "TOML file of options [env PARLEY_CONFIG]")->type_name("FILE");

@@ -43,7 +43,12 @@ struct config {
 
   // chat rules
   std::size_t max_message_length = 4000;  // characters of content
-  double rate_limit = 20;                  // events per second per socket (burst: twice that); 0: unlimited
+  double rate_limit = 20;                  // events/s per user, all sockets together (burst: twice that); 0: unlimited
+  std::size_t max_conversation_members = 100;        // the creator included
+  double conversation_creates_per_minute = 10;       // per user, bursts of that many; 0: unlimited
+  double uploads_per_minute = 30;                    // per user, bursts of that many; 0: unlimited
+  std::size_t max_connections_per_user = 20;         // 0: unlimited
+  std::size_t max_connections_per_address = 256;     // 0: unlimited
   std::chrono::milliseconds typing_timeout{5000};
   bool dev_login = false;                  // the web page's dev-only token endpoint
 

@@ -1,12 +1,15 @@
-// The brain's connection life: presence, per-socket rate limiting, and the event table.
+// The brain's connection life: connection limits, presence, per-user rate limiting, and the
+// event table.
 #include "parley/handlers/brain.hpp"
 
 #include <algorithm>
+#include <charconv>
 
 #include <spdlog/spdlog.h>
 
 #include "parley/handlers/rate_limiter.hpp"
 #include "parley/store/ids.hpp"
+#include "sio/engineio/codec/base64.hpp"
 
 namespace parley {
 
@@ -38,31 +41,85 @@ ev::error_body to_error(std::error_code ec, std::string_view what) {
   return {std::string(ev::code::internal), "internal error"};
 }
 
+// "<created_at>:<id>" in base64: opaque, so that clients pass it back rather than build one.
+std::string format_list_cursor(const conversation_cursor& c) {
+  return sio::eio::base64_encode(std::to_string(c.created_at) + ":" + c.id);
+}
+
+std::optional<conversation_cursor> parse_list_cursor(std::string_view text) {
+  auto raw = sio::eio::base64_decode(text);
+  if (!raw) return std::nullopt;
+  const auto colon = raw->find(':');
+  if (colon == std::string::npos || colon == 0 || colon + 1 == raw->size()) return std::nullopt;
+  conversation_cursor c;
+  auto [end, ec] = std::from_chars(raw->data(), raw->data() + colon, c.created_at);
+  if (ec != std::errc() || end != raw->data() + colon) return std::nullopt;
+  c.id = raw->substr(colon + 1);
+  return c;
+}
+
 brain::brain(sio::server& io, store& db, presence& online, files::file_storage& files,
              boost::asio::io_context& timers, brain_options opts)
-    : io_(io), db_(db), online_(online), files_(files), opts_(opts), typing_(timers, opts.typing_timeout) {}
+    : io_(io),
+      db_(db),
+      online_(online),
+      files_(files),
+      opts_(opts),
+      limits_(std::make_shared<user_limits>(user_limit_options{
+          .events_per_second = opts.rate_limit,
+          .creates_per_minute = opts.creates_per_minute,
+          .uploads_per_minute = opts.uploads_per_minute,
+          .max_connections_per_user = opts.max_connections_per_user,
+          .max_connections_per_address = opts.max_connections_per_address})),
+      typing_(timers, opts.typing_timeout) {}
 
 brain::~brain() { typing_.clear(); }
 
 void brain::attach() {
+  io_.use([this](const socket_ptr& s, sio::next_fn next) { admit(s, std::move(next)); });
   io_.on_connection([this](const socket_ptr& s) { on_connection(s); });
 }
 
 void brain::stop() { typing_.clear(); }
 
-void brain::on_connection(const socket_ptr& s) {
-  // The guard admitted the socket with data = {"userId", "name"}.
-  std::string user_id, name;
-  if (auto* o = s->data.if_object()) {
-    if (auto* u = o->if_contains("userId"); u && u->is_string()) user_id = u->get_string();
-    if (auto* n = o->if_contains("name"); n && n->is_string()) name = n->get_string();
+namespace {
+// The guard admits a socket with data = {"userId", "name"}.
+std::string data_string(const sio::socket& s, std::string_view key) {
+  if (auto* o = s.data.if_object())
+    if (auto* v = o->if_contains(key); v && v->is_string()) return std::string(v->get_string());
+  return {};
+}
+}  // namespace
+
+void brain::admit(const socket_ptr& s, sio::next_fn next) {
+  const std::string user_id = data_string(*s, "userId");
+  if (user_id.empty()) return next();  // not behind the guard: on_connection refuses it
+  const auto& address = s->handshake().address;
+  auto admitted = limits_->admit(user_id, address);
+  if (!admitted) {
+    const bool per_user = admitted.refused == user_limits::refusal::too_many_for_user;
+    spdlog::info("connection of user {} from {} refused: too many connections {}", user_id, address,
+                 per_user ? "for the user" : "from the address");
+    return next(sio::connect_error{
+        std::string(per_user ? ev::connect_refusal::too_many_for_user : ev::connect_refusal::too_many_from_address),
+        boost::json::object{{"code", ev::code::rate_limited}}});
   }
+  // The socket holds its place for as long as it lives: its handlers own the lease, and a socket
+  // drops its handlers once it is disconnected (or is destroyed, if it never got connected).
+  s->on_disconnect([lease = std::move(admitted.lease)](sio::disconnect_reason) {});
+  next();
+}
+
+void brain::on_connection(const socket_ptr& s) {
+  const std::string user_id = data_string(*s, "userId");
+  const std::string name = data_string(*s, "name");
   if (user_id.empty()) {  // cannot happen behind the guard; refuse rather than serve an anonymous socket
     spdlog::error("socket {} connected without a user id: disconnecting", s->id());
     s->disconnect();
     return;
   }
-  auto ss = std::make_shared<session>(session{s, user_id, name, token_bucket(opts_.rate_limit, 2 * opts_.rate_limit)});
+  // The same quota as its lease's (admit): one per user, whichever socket the events come from.
+  auto ss = std::make_shared<session>(session{s, user_id, name, limits_->quota(user_id)});
 
   s->join(ev::user_room(user_id));
   online_.add(user_id, s->id(), [this, s, user_id](bool first) {
@@ -76,7 +133,7 @@ void brain::on_connection(const socket_ptr& s) {
   s->on_any([ss](sio::event& e) {
     const auto& table = routes();
     if (std::any_of(table.begin(), table.end(), [&](const auto& r) { return r.first == e.name(); })) return;
-    if (!ss->bucket.try_take()) return e.ack(ev::error_ack(ev::code::rate_limited, "too many events: slow down"));
+    if (!ss->quota->take_event()) return e.ack(ev::error_ack(ev::code::rate_limited, "too many events: slow down"));
     e.ack(ev::error_ack(ev::code::bad_request, "unknown event"));
   });
 
@@ -118,7 +175,7 @@ void brain::on_disconnecting(const std::shared_ptr<session>& ss) {
 
 void brain::route(const std::shared_ptr<session>& ss, std::string_view name, handler h) {
   ss->socket->on(std::string(name), [this, ss, h, name](sio::event& e) {
-    if (!ss->bucket.try_take()) {  // over the rate: refuse and do nothing else
+    if (!ss->quota->take_event()) {  // over the user's rate: refuse and do nothing else
       e.ack(ev::error_ack(ev::code::rate_limited, "too many events: slow down"));
       return;
     }
@@ -137,7 +194,25 @@ void brain::online_count(const std::shared_ptr<session>&, sio::event& e) {
 }
 
 void brain::online_users(const std::shared_ptr<session>&, sio::event& e) {
-  online_.users([ack = e.ack_callback()](std::vector<std::string> ids) { ack(ev::user_ids_ack{true, std::move(ids)}); });
+  auto req = ev::parse_online(e.args());
+  if (!req) return e.ack(ev::error_ack(req.error()));
+  online_.users([ack = e.ack_callback(), after = std::move(req->after),
+                 budget = opts_.limits.max_reply_bytes](std::vector<std::string> ids) {
+    // In byte order, after `after`, as many as fit in one reply.
+    std::sort(ids.begin(), ids.end());
+    auto first = after ? std::upper_bound(ids.begin(), ids.end(), *after) : ids.begin();
+    ev::user_ids_ack out;
+    std::size_t size = 64;  // the ack around the list
+    for (auto it = first; it != ids.end(); ++it) {
+      size += ev::json_size_bound(*it) + 1;
+      if (size > budget && !out.userIds.empty()) {
+        out.next = out.userIds.back();
+        break;
+      }
+      out.userIds.push_back(std::move(*it));
+    }
+    ack(out);
+  });
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -2,12 +2,13 @@
 // The brain: what the chat service does for each event of the contract (events.hpp names them).
 //
 //   parley::brain chat(io, *store, *presence, files, pool.context(0), {.limits = ..., .rate_limit = 20});
-//   chat.attach();   // io.on_connection(...): presence, then one handler per event
+//   chat.attach();   // io.use(the connection limits), io.on_connection(...): presence, then one
+//                    // handler per event
 //
-// Threading: a socket's handlers run on its thread; store callbacks on store threads. Per-socket
-// state (the rate bucket) is touched on the socket's thread only; presence, the conversation
-// cache, the typing timers and a socket's message order (sequencer) are thread-safe; acks and
-// emits are safe from any thread.
+// Threading: a socket's handlers run on its thread; store callbacks on store threads. Presence,
+// the per-user limits (shared by the sockets of a user), the conversation cache, the typing
+// timers and a socket's message order (sequencer) are thread-safe; acks and emits are safe from
+// any thread.
 // Every handler validates before it acts and acknowledges exactly once when asked to.
 #include <array>
 #include <chrono>
@@ -35,8 +36,12 @@ namespace parley {
 
 struct brain_options {
   events::limits limits;
-  double rate_limit = 20;  // events per second per socket; burst twice that; <= 0: unlimited
+  double rate_limit = 20;  // events per second per user, all sockets together; burst twice that; <= 0: unlimited
   std::chrono::milliseconds typing_timeout{5000};
+  double creates_per_minute = 10;  // conversation:create per user; bursts of that many; <= 0: unlimited
+  double uploads_per_minute = 30;  // uploads per user (see brain::limits()); <= 0: unlimited
+  std::size_t max_connections_per_user = 20;      // 0: unlimited
+  std::size_t max_connections_per_address = 256;  // 0: unlimited
 };
 
 // Conversions from the store's records to the wire shapes.
@@ -45,6 +50,9 @@ events::conversation to_wire(const conversation& c);
 events::attachment to_wire(const file_record& f);
 // A store error as the contract's error body.
 events::error_body to_error(std::error_code ec, std::string_view what);
+// conversation:list's cursor (`next`, then `before`) on the wire: opaque to clients.
+std::string format_list_cursor(const conversation_cursor& c);
+std::optional<conversation_cursor> parse_list_cursor(std::string_view text);
 std::int64_t now_ms();
 
 class brain {
@@ -53,8 +61,11 @@ class brain {
         brain_options opts);
   ~brain();
 
-  // Registers the connection handler on the main namespace.
+  // Registers the connection limits (a middleware, after the guard's) and the connection handler
+  // on the main namespace.
   void attach();
+  // The per-user limits; the upload route takes its uploads quota from them.
+  const std::shared_ptr<user_limits>& limits() const noexcept { return limits_; }
   // Ends the typing timers (shutdown).
   void stop();
 
@@ -67,12 +78,13 @@ class brain {
     socket_ptr socket;
     std::string user_id;
     std::string name;
-    token_bucket bucket;  // the socket's thread only
+    std::shared_ptr<user_quota> quota;  // shared with the user's other sockets
     sequencer message_order{max_waiting_messages};  // message:send and private:message, in arrival order
   };
   using handler = void (brain::*)(const std::shared_ptr<session>&, sio::event&);
 
   static const std::array<std::pair<std::string_view, handler>, 12>& routes();
+  void admit(const socket_ptr& s, sio::next_fn next);
   void on_connection(const socket_ptr& s);
   void on_disconnecting(const std::shared_ptr<session>& ss);
   void route(const std::shared_ptr<session>& ss, std::string_view name, handler h);
@@ -130,6 +142,7 @@ class brain {
   presence& online_;
   files::file_storage& files_;
   brain_options opts_;
+  std::shared_ptr<user_limits> limits_;
   typing_tracker typing_;
 
   // Created conversations, by id: their privacy and members never change, so they are cached.

@@ -29,7 +29,7 @@ void brain::conversation_leave(const std::shared_ptr<session>& ss, sio::event& e
 }
 
 void brain::conversation_create(const std::shared_ptr<session>& ss, sio::event& e) {
-  auto req = ev::parse_create(e.args());
+  auto req = ev::parse_create(e.args(), opts_.limits);
   if (!req) return e.ack(ev::error_ack(req.error()));
   conversation c;
   c.id = req->conversationId ? *req->conversationId : "c-" + files::random_id();
@@ -40,6 +40,12 @@ void brain::conversation_create(const std::shared_ptr<session>& ss, sio::event& 
   c.member_ids.push_back(ss->user_id);  // the creator is always a member
   std::sort(c.member_ids.begin(), c.member_ids.end());
   c.member_ids.erase(std::unique(c.member_ids.begin(), c.member_ids.end()), c.member_ids.end());
+  if (c.member_ids.size() > opts_.limits.max_conversation_members)
+    return e.ack(ev::error_ack(ev::code::bad_request, "too many members: a conversation has at most " +
+                                                          std::to_string(opts_.limits.max_conversation_members)));
+  // Each conversation lands in every member's list: a user may not fill others' lists at will.
+  if (!ss->quota->take_create())
+    return e.ack(ev::error_ack(ev::code::rate_limited, "too many conversations created: try again later"));
   c.created_by = ss->user_id;
   c.created_at = now_ms();
   db_.create_conversation(std::move(c), [this, ack = e.ack_callback()](sio::result<conversation> r) {
@@ -67,11 +73,33 @@ void brain::evict_non_members(const conversation& c, std::function<void()> then)
 }
 
 void brain::conversation_list(const std::shared_ptr<session>& ss, sio::event& e) {
-  db_.list_conversations(ss->user_id, [ack = e.ack_callback()](sio::result<std::vector<conversation>> r) {
+  auto req = ev::parse_list(e.args(), opts_.limits);
+  if (!req) return e.ack(ev::error_ack(req.error()));
+  std::optional<conversation_cursor> after;
+  if (req->before) {
+    after = parse_list_cursor(*req->before);
+    if (!after) return e.ack(ev::error_ack(ev::code::bad_request, "before must be the `next` of a previous page"));
+  }
+  const auto budget = opts_.limits.max_reply_bytes;
+  db_.list_conversations(ss->user_id, std::move(after), req->limit,
+                         [ack = e.ack_callback(), budget](sio::result<conversation_page> r) {
     if (!r) return ack(ev::error_ack(to_error(r.error(), "conversation")));
     ev::conversations_ack out;
-    out.conversations.reserve(r->size());
-    for (const auto& c : *r) out.conversations.push_back(to_wire(c));
+    out.conversations.reserve(r->conversations.size());
+    std::size_t size = 64;  // the ack around the list
+    bool more = r->more;
+    const conversation* last = nullptr;
+    for (const auto& c : r->conversations) {
+      auto wire = to_wire(c);
+      size += ev::json_size_bound(wire) + 1;
+      if (size > budget && !out.conversations.empty()) {  // the rest on the next page
+        more = true;
+        break;
+      }
+      out.conversations.push_back(std::move(wire));
+      last = &c;
+    }
+    if (more && last) out.next = format_list_cursor({last->created_at, last->id});
     ack(out);
   });
 }

@@ -170,11 +170,20 @@ void brain::message_history(const std::shared_ptr<session>& ss, sio::event& e) {
   const std::string id = req->conversationId;  // not req->...: the lambda below moves req
   with_access(id, ss->user_id, e.ack_callback(), [this, ss, req = std::move(*req), ack = e.ack_callback()]() mutable {
     db_.history(req.conversationId, req.before, req.limit,
-                [ack](sio::result<std::vector<stored_message>> msgs) {
+                [ack, budget = opts_.limits.max_reply_bytes](sio::result<std::vector<stored_message>> msgs) {
       if (!msgs) return ack(ev::error_ack(to_error(msgs.error(), "message `before`")));
+      // The newest that fit in one reply (see limits::max_reply_bytes): a client paging back with
+      // the first id it holds as `before` gets the older ones next.
+      std::vector<ev::message> newest_first;
+      std::size_t size = 64;  // the ack around the list
+      for (auto it = msgs->rbegin(); it != msgs->rend(); ++it) {
+        auto wire = to_wire(*it);
+        size += ev::json_size_bound(wire) + 1;
+        if (size > budget && !newest_first.empty()) break;
+        newest_first.push_back(std::move(wire));
+      }
       ev::messages_ack out;
-      out.messages.reserve(msgs->size());
-      for (const auto& m : *msgs) out.messages.push_back(to_wire(m));
+      out.messages.assign(std::make_move_iterator(newest_first.rbegin()), std::make_move_iterator(newest_first.rend()));
       ack(out);
     });
   });

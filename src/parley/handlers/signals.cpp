@@ -41,13 +41,18 @@ void brain::typing_stop(const std::shared_ptr<session>& ss, sio::event& e) {
 void brain::message_read(const std::shared_ptr<session>& ss, sio::event& e) {
   auto req = ev::parse_read(e.args());
   if (!req) return e.ack(ev::error_ack(req.error()));
+  // Access is decided before anything about the message shows: whoever may not use its
+  // conversation gets the very answer of a message that does not exist, and its sender hears
+  // nothing. Otherwise message ids, which are sequential, would tell outsiders who talks to whom.
   std::string message_id = req->messageId;  // not req->...: the lambda below moves req
-  db_.get_message(std::move(message_id), [this, ss, req = std::move(*req), ack = e.ack_callback()](sio::result<stored_message> m) {
-    if (!m) return ack(ev::error_ack(to_error(m.error(), "message")));
-    if (req.conversationId && *req.conversationId != m->conversation_id)
-      return ack(ev::error_ack(ev::code::not_found, "message not found in this conversation"));
+  db_.get_message(std::move(message_id), [this, ss, named = std::move(req->conversationId),
+                                          ack = e.ack_callback()](sio::result<stored_message> m) mutable {
+    const auto not_found = ev::error_ack(ev::code::not_found, "message not found");
+    if (!m) return ack(m.error() == store_error::not_found ? not_found : ev::error_ack(to_error(m.error(), "message")));
     const std::string conv = m->conversation_id;
-    with_access(conv, ss->user_id, ack, [this, ss, msg = std::move(*m), ack] {
+    lookup(conv, [this, ss, named = std::move(named), msg = std::move(*m), ack, not_found](lookup_result c) {
+      if (!c) return ack(ev::error_ack(to_error(c.error(), "conversation")));
+      if (!may_access(*c, ss->user_id) || (named && *named != msg.conversation_id)) return ack(not_found);
       db_.mark_read(msg.id, ss->user_id, now_ms(), [this, ss, ack](sio::result<read_result> rr) {
         if (!rr) return ack(ev::error_ack(to_error(rr.error(), "message")));
         ev::read_receipt_payload p{rr->message.id, rr->message.conversation_id, ss->user_id, ev::format_time(rr->read_at)};

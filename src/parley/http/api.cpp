@@ -204,6 +204,10 @@ class files_route final : public route_handler, public std::enable_shared_from_t
       fail(conn, req, http::status::bad_request, events::code::bad_request, "expected multipart/form-data with a boundary");
       return nullptr;
     }
+    if (opts_.allow_upload && !opts_.allow_upload(*user)) {
+      fail(conn, req, http::status::too_many_requests, events::code::rate_limited, "too many uploads: try again later");
+      return nullptr;
+    }
     return std::make_shared<upload_sink>(shared_from_this(), files_, *boundary, std::move(*user), opts_.max_upload_bytes);
   }
 

@@ -2,7 +2,7 @@
 // The chat service's HTTP API, as routes of the sio http_server:
 //   GET  /api/socket/health   {"status":"ok","socket":{"initialized":true,"connected":N,"rooms":M}}
 //   POST /api/files           multipart/form-data, field `file`, Bearer JWT -> 201 {fileId,name,size,contentType,url}
-//                             (checked on its header, then streamed to disk: 401/400 before any byte is stored)
+//                             (checked on its header, then streamed to disk: 401/429/400 before any byte is stored)
 //   GET  /api/files/<id>      Bearer JWT -> the bytes (403 for a private conversation's outsiders)
 //   GET  /api/dev/login       200 {"enabled":true}  (only with --dev-login: the web page's test sign-in)
 //   POST /api/dev/login       {"name"} -> 200 {token, userId, name}  (a token for anyone: never in production)
@@ -14,6 +14,7 @@
 //
 //   http.add_route("/api/files", parley::http_api::upload_route_limit(max), parley::http_api::make_files_route(...));
 #include <cstddef>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -31,6 +32,9 @@ namespace http = sio::transport::http;
 struct files_options {
   std::size_t max_upload_bytes = 10 * 1024 * 1024;
   sio::transport::cors_options cors;
+  // Whether this user may upload now (a rate limit): false answers 429 RATE_LIMITED before any
+  // byte of the file is stored. Unset: always.
+  std::function<bool(const std::string& user_id)> allow_upload;
 };
 
 // The body limit to give the files route: the largest allowed file plus room for the multipart

@@ -203,13 +203,13 @@ bool conversation_exists(connection& db, const std::string& id) {
   return s.step();
 }
 
-void insert_members(connection& db, const std::string& conversation_id,
+void insert_members(connection& db, const std::string& conversation_id, time_ms created_at,
                     const std::vector<std::string>& members) {
   auto s = db.prepare(
-      "INSERT INTO conversation_members (conversation_id, user_id) VALUES (?1, ?2) "
+      "INSERT INTO conversation_members (conversation_id, user_id, created_at) VALUES (?1, ?2, ?3) "
       "ON CONFLICT DO NOTHING");
   for (const auto& user : members) {
-    s.bind(1, conversation_id).bind(2, user).run();
+    s.bind(1, conversation_id).bind(2, user).bind(3, created_at).run();
     s.reset();
   }
 }
@@ -244,7 +244,7 @@ result<conversation> do_create_conversation(connection& db, conversation c) {
   s.bind(1, c.id).bind(2, c.title).bind(3, c.is_private).bind(4, c.created_by).bind(5, c.created_at);
   s.run();
   if (db.changes() == 0) return error(store_error::conflict);
-  insert_members(db, c.id, c.member_ids);
+  insert_members(db, c.id, c.created_at, c.member_ids);
   return c;
 }
 
@@ -260,7 +260,7 @@ result<conversation> do_direct_conversation(connection& db, const std::string& a
   std::vector<std::string> expected{a, b};
   std::sort(expected.begin(), expected.end());
   expected.erase(std::unique(expected.begin(), expected.end()), expected.end());
-  if (db.changes() == 1) insert_members(db, id, expected);
+  if (db.changes() == 1) insert_members(db, id, now, expected);
 
   auto c = find_conversation(db, id);
   if (!c) return error(store_error::unavailable);
@@ -394,14 +394,29 @@ result<conversation> do_get_conversation(connection& db, const std::string& id) 
   return std::move(*c);
 }
 
-result<std::vector<conversation>> do_list_conversations(connection& db, const std::string& user) {
+result<conversation_page> do_list_conversations(connection& db, const std::string& user,
+                                                const std::optional<conversation_cursor>& after, int limit) {
   read_snapshot snap(db);
-  auto s = db.prepare(
-      "SELECT c.id, c.title, c.private, c.created_by, c.created_at "
-      "FROM conversation_members m JOIN conversations c ON c.id = m.conversation_id "
-      "WHERE m.user_id = ?1 ORDER BY c.created_at DESC, c.rowid DESC");
-  s.bind(1, user);
-  return conversations_from(db, s);
+  conversation_page page;
+  if (limit <= 0) return page;
+  // One range of the index on (user_id, created_at, conversation_id), read backwards; one row
+  // more than asked says whether the list goes on. Text compares as bytes (BINARY collation).
+  auto s = db.prepare(after ? "SELECT c.id, c.title, c.private, c.created_by, c.created_at "
+                              "FROM conversation_members m JOIN conversations c ON c.id = m.conversation_id "
+                              "WHERE m.user_id = ?1 AND (m.created_at, m.conversation_id) < (?2, ?3) "
+                              "ORDER BY m.created_at DESC, m.conversation_id DESC LIMIT ?4"
+                            : "SELECT c.id, c.title, c.private, c.created_by, c.created_at "
+                              "FROM conversation_members m JOIN conversations c ON c.id = m.conversation_id "
+                              "WHERE m.user_id = ?1 "
+                              "ORDER BY m.created_at DESC, m.conversation_id DESC LIMIT ?4");
+  s.bind(1, user).bind(4, static_cast<std::int64_t>(limit) + 1);
+  if (after) s.bind(2, after->created_at).bind(3, after->id);
+  page.conversations = conversations_from(db, s);
+  if (page.conversations.size() > static_cast<std::size_t>(limit)) {
+    page.conversations.pop_back();
+    page.more = true;
+  }
+  return page;
 }
 
 result<std::vector<stored_message>> do_history(connection& db, const std::string& conversation_id,
@@ -469,9 +484,12 @@ class sqlite_store final : public store {
     read<conversation>([id = std::move(id)](connection& db) { return do_get_conversation(db, id); },
                        std::move(done));
   }
-  void list_conversations(std::string user_id, callback<std::vector<conversation>> done) override {
-    read<std::vector<conversation>>(
-        [user = std::move(user_id)](connection& db) { return do_list_conversations(db, user); },
+  void list_conversations(std::string user_id, std::optional<conversation_cursor> after, int limit,
+                          callback<conversation_page> done) override {
+    read<conversation_page>(
+        [user = std::move(user_id), after = std::move(after), limit](connection& db) {
+          return do_list_conversations(db, user, after, limit);
+        },
         std::move(done));
   }
   void direct_conversation(std::string user_a, std::string user_b, time_ms now,

@@ -37,6 +37,20 @@ struct conversation {
   time_ms created_at = 0;
 };
 
+// A position in a user's list of conversations, which is ordered newest first: by created_at
+// descending, then by id descending (ids compared as bytes). A page that starts after the
+// conversation (created_at, id) holds those after it in that order: conversations created later
+// do not shift it, so paging stays stable while the list grows.
+struct conversation_cursor {
+  time_ms created_at = 0;
+  std::string id;
+};
+
+struct conversation_page {
+  std::vector<conversation> conversations;
+  bool more = false;  // the list goes on after the last one of this page
+};
+
 struct file_record {
   std::string id;
   std::string name;          // as uploaded (sanitised for display, never used as a path)
@@ -105,8 +119,10 @@ class store {
   virtual void create_conversation(conversation c, callback<conversation> done) = 0;
   // not_found when absent.
   virtual void get_conversation(std::string id, callback<conversation> done) = 0;
-  // Those the user is a member of (private ones, and public ones the user created), newest first.
-  virtual void list_conversations(std::string user_id, callback<std::vector<conversation>> done) = 0;
+  // Those the user is a member of (private ones, and public ones the user created), in the order
+  // of conversation_cursor: at most `limit` of them after `after` (from the newest when absent).
+  virtual void list_conversations(std::string user_id, std::optional<conversation_cursor> after, int limit,
+                                  callback<conversation_page> done) = 0;
   // The private conversation of exactly these two users, created on first use with a stable id.
   virtual void direct_conversation(std::string user_a, std::string user_b, time_ms now,
                                    callback<conversation> done) = 0;

@@ -67,6 +67,16 @@ CREATE TABLE reads (
   PRIMARY KEY (message_seq, user_id)
 ) WITHOUT ROWID;
 )sql",
+    // 2: a user's conversations are listed a page at a time, newest first (created_at desc, id
+    // desc). Each membership carries its conversation's created_at so that a page is one range of
+    // an index, however many conversations the user is in.
+    R"sql(
+ALTER TABLE conversation_members ADD COLUMN created_at INTEGER NOT NULL DEFAULT 0;
+UPDATE conversation_members SET created_at =
+  (SELECT c.created_at FROM conversations c WHERE c.id = conversation_members.conversation_id);
+DROP INDEX conversation_members_by_user;
+CREATE INDEX conversation_members_by_user ON conversation_members (user_id, created_at, conversation_id);
+)sql",
 };
 
 int user_version(connection& c) {
