@@ -64,7 +64,16 @@ constexpr std::size_t small_body = 4 * 1024;
 
 int run_server(const config& cfg) {
   try {
-    if (cfg.jwt.alg == auth::algorithm::hs256 && (cfg.jwt_secret_is_default || cfg.jwt.secret == development_jwt_secret)) {
+    const bool development_secret =
+        cfg.jwt.alg == auth::algorithm::hs256 && (cfg.jwt_secret_is_default || cfg.jwt.secret == development_jwt_secret);
+    // Configuration parsing refuses this already; a config built in code gets the same answer.
+    if (development_secret && !is_loopback_host(cfg.host)) {
+      spdlog::critical("parley cannot start: the development JWT secret on the non-loopback address {}: set "
+                       "--jwt-secret / PARLEY_JWT_SECRET",
+                       cfg.host);
+      return 2;
+    }
+    if (development_secret) {
       spdlog::warn("****************************************************************************");
       spdlog::warn("* the JWT secret is the DEVELOPMENT default: anyone can forge tokens.       *");
       spdlog::warn("* set --jwt-secret / PARLEY_JWT_SECRET before exposing this server.        *");

@@ -565,7 +565,7 @@ command_line parse_command_line(int argc, const char* const* argv, const environ
   app.get_formatter()->column_width(36);
   app.footer(
       "Tokens for testing: parley token --user alice [--name Alice] [--ttl 1h]\n\n"
-      "Beyond the chat contract (README: \"Extensions of the contract\"):\n"
+      "Beyond the chat contract (docs/contract-extensions.md):\n"
       "  conversation:list { limit?, before? } answers a page, newest first: { ok, conversations, next };\n"
       "    limit 1-100 (default 20), before: the previous page's next (opaque), next: null on the last page.\n"
       "  users:online { after? } answers { ok, userIds, next }; next is null unless more users are online.\n"
