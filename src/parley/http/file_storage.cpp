@@ -12,6 +12,7 @@
 #include <system_error>
 
 #include <boost/asio/post.hpp>
+#include <spdlog/spdlog.h>
 
 #include "sio/common/random_id.hpp"
 
@@ -20,6 +21,23 @@ namespace parley::files {
 namespace fs = std::filesystem;
 
 namespace {
+
+// The blocking pool's threads have no backstop: a throw there would end the process (the loops'
+// io_pool::on_error does not cover them). Its tasks are ours, but a bug must cost one request,
+// not the server.
+template <class F>
+void post_blocking(const boost::asio::any_io_executor& ex, F&& f) {
+  boost::asio::post(ex, [f = std::forward<F>(f)]() mutable {
+    try {
+      f();
+    } catch (const std::exception& e) {
+      spdlog::error("a file task threw: {}", e.what());
+    } catch (...) {
+      spdlog::error("a file task threw a non-standard exception");
+    }
+  });
+}
+
 constexpr std::string_view temp_prefix = ".upload-";
 
 std::int64_t now_ms() {
@@ -155,14 +173,14 @@ void file_storage::commit(std::unique_ptr<writer> w, file_info info,
 
 void file_storage::async_commit(std::unique_ptr<writer> w, file_info info,
                                 std::function<void(sio::result<file_record>)> done) {
-  boost::asio::post(blocking_, [this, w = std::move(w), info = std::move(info), done = std::move(done)]() mutable {
+  post_blocking(blocking_, [this, w = std::move(w), info = std::move(info), done = std::move(done)]() mutable {
     commit(std::move(w), std::move(info), std::move(done));
   });
 }
 
 void file_storage::write_unrecorded(std::vector<bytes_to_store> files,
                                     std::function<void(sio::result<std::vector<file_record>>)> done) {
-  boost::asio::post(blocking_, [this, files = std::move(files), done = std::move(done)]() mutable {
+  post_blocking(blocking_, [this, files = std::move(files), done = std::move(done)]() mutable {
     std::vector<file_record> written;
     written.reserve(files.size());
     for (auto& f : files) {
@@ -181,7 +199,7 @@ void file_storage::write_unrecorded(std::vector<bytes_to_store> files,
 }
 
 void file_storage::discard_unrecorded(std::vector<file_record> files, std::function<void()> done) {
-  boost::asio::post(blocking_, [files = std::move(files), done = std::move(done)] {
+  post_blocking(blocking_, [files = std::move(files), done = std::move(done)] {
     std::error_code ec;
     for (const auto& f : files) fs::remove(f.storage_path, ec);
     done();
@@ -189,7 +207,7 @@ void file_storage::discard_unrecorded(std::vector<file_record> files, std::funct
 }
 
 void file_storage::read(file_record f, std::function<void(sio::result<std::string>)> done) {
-  boost::asio::post(blocking_, [f = std::move(f), done = std::move(done)] {
+  post_blocking(blocking_, [f = std::move(f), done = std::move(done)] {
     std::ifstream in(f.storage_path, std::ios::binary);
     if (!in) return done(std::make_error_code(std::errc::no_such_file_or_directory));
     std::string bytes;
