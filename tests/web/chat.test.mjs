@@ -2,19 +2,25 @@
 // two users sign in with the development login, create a conversation, exchange messages, see
 // typing and read marks, share an image, write privately, page back through history, see more
 // conversations than one page of conversation:list holds, and one of
-// them comes back after a server restart to the messages sent meanwhile. Saves screenshots of
-// the main screens to docs/screenshots/.
+// them comes back after a server restart to the messages sent meanwhile. Takes screenshots of
+// the main screens: to a temporary folder, or to docs/screenshots/ (the README's pictures) with
+// SCREENSHOTS=docs, so that running the tests leaves the checkout as it was.
 //
 //   PARLEY_BIN=build/apps/parley/parley node --test tests/web/
+//   SCREENSHOTS=docs node --test tests/web/chat.test.mjs      # refresh docs/screenshots/
 import assert from "node:assert/strict";
-import { mkdirSync, readFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { io } from "socket.io-client";
 
 import { launchChromium, makePng, Parley, repoRoot, watch } from "./helpers.mjs";
 
-const SHOTS = path.join(repoRoot, "docs/screenshots");
+const SHOTS =
+  process.env.SCREENSHOTS === "docs"
+    ? path.join(repoRoot, "docs/screenshots")
+    : mkdtempSync(path.join(tmpdir(), "parley-screenshots-"));
 const DESKTOP = { width: 1180, height: 760 };
 const PHONE = { width: 390, height: 780 };
 const MAX_UPLOAD = 256 * 1024;
