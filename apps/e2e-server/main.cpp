@@ -139,10 +139,11 @@ void run_operator(sio::socket& s, const sio::event& ev, const sio::ack_fn& ack) 
     }
     ack(json::object{{"ok", true}});
   } else if (action == "fetchSockets") {
-    op.fetch_sockets([ack](std::vector<sio::remote_socket> found) {
-      std::sort(found.begin(), found.end(), [](const auto& a, const auto& b) { return a.id < b.id; });
+    op.fetch_sockets([ack](sio::result<std::vector<sio::remote_socket>> found) {
+      if (!found) return ack(json::object{{"error", found.error().message()}});
+      std::sort(found->begin(), found->end(), [](const auto& a, const auto& b) { return a.id < b.id; });
       json::array sockets;
-      for (auto& r : found) {
+      for (auto& r : *found) {
         sockets.push_back(json::object{{"id", r.id}, {"rooms", sorted(r.rooms)}, {"data", r.data}});
       }
       ack(json::object{{"sockets", std::move(sockets)}});

@@ -4,6 +4,7 @@
 #include <boost/json.hpp>
 
 #include "fake_session.hpp"
+#include "sio/adapter/memory_adapter.hpp"
 #include "sio/socketio/server.hpp"
 
 using namespace std::chrono_literals;
@@ -425,7 +426,7 @@ TEST(SocketIoServer, RoomsAndBroadcastOperators) {
 
   // Rooms empty out when the socket leaves.
   h.text(*ss[3], "1");
-  EXPECT_TRUE(h.io.to("c").all_sockets().empty());
+  EXPECT_TRUE(h.io.to("c").local_sockets().empty());
   EXPECT_EQ(h.io.sockets().size(), 3u);
 }
 
@@ -488,7 +489,7 @@ TEST(SocketIoServer, FetchSocketsJoinLeaveAndDisconnectSockets) {
   }
   socks[0]->join("vip");
   std::vector<sio::remote_socket> found;
-  h.io.in("vip").fetch_sockets([&](std::vector<sio::remote_socket> r) { found = std::move(r); });
+  h.io.in("vip").fetch_sockets([&](sio::result<std::vector<sio::remote_socket>> r) { found = std::move(*r); });
   ASSERT_EQ(found.size(), 1u);
   EXPECT_EQ(found[0].id, socks[0]->id());
   EXPECT_EQ(found[0].data.at("n").to_number<int>(), 1);
@@ -498,9 +499,9 @@ TEST(SocketIoServer, FetchSocketsJoinLeaveAndDisconnectSockets) {
   EXPECT_EQ(ss[0]->take_texts(), std::vector<std::string>{R"(2["direct",true])"});
 
   h.io.except("vip").sockets_join("plain");
-  EXPECT_EQ(h.io.to("plain").all_sockets().size(), 2u);
+  EXPECT_EQ(h.io.to("plain").local_sockets().size(), 2u);
   h.io.sockets_leave("plain");
-  EXPECT_TRUE(h.io.to("plain").all_sockets().empty());
+  EXPECT_TRUE(h.io.to("plain").local_sockets().empty());
 
   h.io.to("vip").disconnect_sockets();
   EXPECT_EQ(ss[0]->take_texts(), std::vector<std::string>{"1"});
@@ -554,7 +555,7 @@ TEST(SocketIoServer, DisconnectReasons) {
   auto sid3 = h.connect(*s3);
   h.text(*s3, R"(2["x")");  // invalid JSON
   EXPECT_EQ(reason_of[sid3], "parse error");
-  EXPECT_TRUE(h.io.to("r").all_sockets().empty());
+  EXPECT_TRUE(h.io.to("r").local_sockets().empty());
 }
 
 TEST(SocketIoServer, ConnectTimeoutClosesIdleClientsOnly) {
@@ -843,7 +844,7 @@ TEST(ApplicationExceptions, DisconnectHandlersAreReportedAndTheSocketStillLeaves
                                                     "disconnect handler||disconnect"}));
   EXPECT_FALSE(sock->connected());
   EXPECT_EQ(h.io.sockets().size(), 0u);
-  EXPECT_TRUE(h.io.sockets().adapter()->all_rooms().empty());
+  EXPECT_TRUE(h.io.sockets().adapter()->local_rooms().empty());
 }
 
 TEST(ApplicationExceptions, FetchSocketsServerSideEmitAndOutgoingHandlersAreReported) {
@@ -854,15 +855,15 @@ TEST(ApplicationExceptions, FetchSocketsServerSideEmitAndOutgoingHandlersAreRepo
     sock = s;
     s->on_any_outgoing([](std::string_view, const json::array&) { throw std::runtime_error("outgoing"); });
   });
-  h.io.sockets().on_server_side_emit([](const json::array&) { throw std::runtime_error("server side"); });
+  h.io.sockets().on_server_side_emit([](const sio::payload&, const sio::server_side_reply&) { throw std::runtime_error("server side"); });
   auto s = h.open();
   h.connect(*s);
   s->on_thread = false;  // asked from another thread: the snapshot and the completion are posted
-  h.io.fetch_sockets([](std::vector<sio::remote_socket>) { throw std::runtime_error("fetch"); });
+  h.io.fetch_sockets([](sio::result<std::vector<sio::remote_socket>>) { throw std::runtime_error("fetch"); });
   s->on_thread = true;
   s->run();
   // What a cluster adapter calls when another node's server_side_emit arrives.
-  static_cast<sio::local_namespace&>(h.io.sockets()).on_server_side_emit(json::array{"hello"});
+  h.io.sockets().adapter()->nsp().on_server_side_emit({json::array{"hello"}, {}}, nullptr);
   sock->emit("out", 1);
   EXPECT_EQ(s->take_texts(), std::vector<std::string>{R"(2["out",1])"});
   EXPECT_EQ(log.entries, (std::vector<std::string>{"fetch_sockets callback||fetch", "server-side emit handler||server side",
@@ -881,4 +882,127 @@ TEST(ApplicationExceptions, WithoutAHookTheyGoToStderr) {
   auto err = testing::internal::GetCapturedStderr();
   EXPECT_NE(err.find("event handler for \"x\""), std::string::npos) << err;
   EXPECT_NE(err.find("threw: to stderr"), std::string::npos) << err;
+}
+
+// ---- the adapter's view and the cluster operations on one node (issue 10) ----------------------
+
+TEST(AdapterFacing, ClusterOperationsCompleteOnASingleNode) {
+  harness h;
+  std::vector<std::shared_ptr<sio::socket>> socks;
+  h.io.on_connection([&](const std::shared_ptr<sio::socket>& s) { socks.push_back(s); });
+  std::vector<std::shared_ptr<fake_session>> ss;
+  for (int i = 0; i < 3; ++i) {
+    ss.push_back(h.open("e" + std::to_string(i)));
+    h.connect(*ss.back());
+  }
+  socks[0]->join("a");
+  socks[1]->join("a");
+  socks[1]->join("b");
+  std::vector<std::string> ids;
+  h.io.in("a").all_sockets([&](sio::result<std::vector<sio::socket_id>> r) { ids = *r; });
+  std::sort(ids.begin(), ids.end());
+  std::vector<std::string> expected{socks[0]->id(), socks[1]->id()};
+  std::sort(expected.begin(), expected.end());
+  EXPECT_EQ(ids, expected);
+  ids.clear();
+  h.io.in("a").except("b").all_sockets([&](sio::result<std::vector<sio::socket_id>> r) { ids = *r; });
+  EXPECT_EQ(ids, std::vector<std::string>{socks[0]->id()});
+
+  // server_side_emit reaches the other nodes only: on one node an ack completes at once, empty.
+  int handled = 0;
+  h.io.sockets().on_server_side_emit([&](const sio::payload&, const sio::server_side_reply&) { ++handled; });
+  std::optional<std::pair<std::error_code, std::size_t>> acked;
+  EXPECT_FALSE(h.io.server_side_emit_with_ack("ping", 1, [&](std::error_code ec, std::vector<sio::payload> replies) {
+    acked.emplace(ec, replies.size());
+  }));
+  ASSERT_TRUE(acked);
+  EXPECT_FALSE(acked->first);
+  EXPECT_EQ(acked->second, 0u);
+  EXPECT_EQ(handled, 0);
+  EXPECT_EQ(h.io.server_side_emit("reserved-is-checked", 1), std::error_code{});
+  EXPECT_EQ(h.io.server_side_emit("connect"), sio::error::reserved_event);
+}
+
+// What another node's server_side_emit does here: every handler sees it, the first reply is the
+// node's answer (once), and a request without an ack gets an empty reply function.
+TEST(AdapterFacing, ServerSideEmitFromAnotherNodeRepliesOnce) {
+  harness h;
+  std::vector<std::string> seen;
+  h.io.sockets().on_server_side_emit([&](const sio::payload& p, const sio::server_side_reply& reply) {
+    seen.emplace_back(p.args.at(0).as_string());
+    if (reply) reply({json::array{"first"}, {}});
+  });
+  h.io.sockets().on_server_side_emit([&](const sio::payload&, const sio::server_side_reply& reply) {
+    if (reply) reply({json::array{"second"}, {}});
+  });
+  auto& view = h.io.sockets().adapter()->nsp();  // what an adapter calls
+  std::vector<json::array> replies;
+  view.on_server_side_emit({json::array{"ping", 1}, {}}, [&](sio::payload p) { replies.push_back(p.args); });
+  view.on_server_side_emit({json::array{"news"}, {}}, nullptr);
+  EXPECT_EQ(seen, (std::vector<std::string>{"ping", "news"}));
+  EXPECT_EQ(replies, std::vector<json::array>{json::array{"first"}});
+}
+
+// The adapter factory and init() run without the server's lock: an adapter may call the server
+// from init() (a cluster adapter subscribes there, and may answer at once).
+TEST(AdapterFacing, AdapterInitRunsOutsideTheServersLock) {
+  struct probing_adapter final : sio::memory_adapter {
+    probing_adapter(sio::local_namespace& n, sio::server*& io, std::vector<std::string>& log)
+        : memory_adapter(n), io_(io), log_(log) {}
+    void init() override {
+      log_.push_back("init " + nsp().name());
+      if (io_ && nsp().name() == "/first") io_->of("/second");  // re-enters the server
+    }
+    sio::server*& io_;
+    std::vector<std::string>& log_;
+  };
+  sio::server* io_ptr = nullptr;
+  std::vector<std::string> log;
+  sio::server_options o;
+  o.adapter = [&](sio::local_namespace& n) { return std::make_unique<probing_adapter>(n, io_ptr, log); };
+  harness h(std::move(o));
+  io_ptr = &h.io;
+  h.io.of("/first");
+  EXPECT_EQ(log, (std::vector<std::string>{"init /", "init /first", "init /second"}));
+}
+
+// A cluster adapter that never hears from one node expires the collector: the broadcast's
+// callback still runs, once, with timed_out and the responses it has.
+TEST(AdapterFacing, AnExpiredBroadcastAckCompletesOnce) {
+  struct one_silent_node final : sio::memory_adapter {
+    using memory_adapter::memory_adapter;
+    void broadcast_with_ack(sio::outgoing_packet p, const sio::broadcast_options& opts,
+                            std::shared_ptr<sio::ack_collector> c) override {
+      c->expect_nodes(2);  // this node and one that will never report
+      local_broadcast_with_ack(std::move(p), opts, c);
+      pending = std::move(c);
+    }
+    std::shared_ptr<sio::ack_collector> pending;
+  };
+  one_silent_node* adapter = nullptr;
+  sio::server_options o;
+  o.adapter = [&](sio::local_namespace& n) {
+    auto a = std::make_unique<one_silent_node>(n);
+    adapter = a.get();
+    return a;
+  };
+  harness h(std::move(o));
+  auto s = h.open();
+  h.connect(*s);
+  int calls = 0;
+  std::optional<std::pair<std::error_code, std::size_t>> result;
+  h.io.emit_with_ack("q", [&](std::error_code ec, std::vector<json::array> r) {
+    ++calls;
+    result.emplace(ec, r.size());
+  });
+  auto sent = s->take_texts();
+  ASSERT_EQ(sent.size(), 1u);
+  h.text(*s, "3" + sent[0].substr(1, sent[0].find('[') - 1) + R"(["a"])");  // this node's client answers
+  EXPECT_EQ(calls, 0);  // the other node has not reported
+  ASSERT_TRUE(adapter && adapter->pending);
+  adapter->pending->expire();
+  adapter->pending->expire();
+  EXPECT_EQ(calls, 1);
+  EXPECT_EQ(result->first, sio::error::timed_out);
+  EXPECT_EQ(result->second, 1u);
 }

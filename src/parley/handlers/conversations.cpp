@@ -1,6 +1,8 @@
 // conversation:join / leave / create / list.
 #include <algorithm>
 
+#include <spdlog/spdlog.h>
+
 #include "parley/handlers/brain.hpp"
 
 namespace parley {
@@ -60,8 +62,14 @@ void brain::conversation_create(const std::shared_ptr<session>& ss, sio::event& 
 // Sockets that joined the id while it was a plain (public) room do not stay in it once it is
 // created private without them.
 void brain::evict_non_members(const conversation& c, std::function<void()> then) {
-  io_.in(c.id).fetch_sockets([c, then = std::move(then)](std::vector<sio::remote_socket> sockets) {
-    for (const auto& rs : sockets) {
+  io_.in(c.id).fetch_sockets([c, then = std::move(then)](sio::result<std::vector<sio::remote_socket>> sockets) {
+    if (!sockets) {
+      // Only a cluster adapter fails (a node that did not answer): its non-members, if any, stay.
+      spdlog::error("conversation {}: could not list the sockets in its room to evict non-members: {}", c.id,
+                    sockets.error().message());
+      return then();
+    }
+    for (const auto& rs : *sockets) {
       const auto* o = rs.data.if_object();
       const auto* u = o ? o->if_contains("userId") : nullptr;
       const bool member = u && u->is_string() &&

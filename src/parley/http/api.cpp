@@ -53,7 +53,7 @@ class health_route final : public route_handler {
       return send(conn, cors_, req,
                   json_error(req, http::status::method_not_allowed, events::code::bad_request, "use GET"));
     auto& nsp = io_.sockets();
-    std::size_t rooms = nsp.adapter() ? nsp.adapter()->all_rooms().size() : 0;
+    std::size_t rooms = nsp.adapter() ? nsp.adapter()->local_rooms().size() : 0;  // this node's
     json::value body = {{"status", "ok"},
                         {"socket", {{"initialized", true}, {"connected", nsp.size()}, {"rooms", rooms}}}};
     send(conn, cors_, req, json_response(req, http::status::ok, body));

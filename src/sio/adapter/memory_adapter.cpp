@@ -180,6 +180,12 @@ void memory_adapter::broadcast(outgoing_packet p, const broadcast_options& opts)
 
 void memory_adapter::broadcast_with_ack(outgoing_packet p, const broadcast_options& opts,
                                         std::shared_ptr<ack_collector> collector) {
+  collector->expect_nodes(1);
+  local_broadcast_with_ack(std::move(p), opts, collector);
+}
+
+void memory_adapter::local_broadcast_with_ack(outgoing_packet p, const broadcast_options& opts,
+                                              const std::shared_ptr<ack_collector>& collector) {
   auto targets = recipients(opts);
   if (!targets.empty()) {
     p.packet.nsp = nsp_.name();
@@ -192,7 +198,7 @@ void memory_adapter::broadcast_with_ack(outgoing_packet p, const broadcast_optio
   collector->add_client_count(targets.size());
 }
 
-std::vector<socket_id> memory_adapter::sockets(const room_set& rooms) const {
+std::vector<socket_id> memory_adapter::local_sockets(const room_set& rooms) const {
   std::vector<socket_id> out;
   broadcast_options opts;
   opts.rooms = rooms;
@@ -213,7 +219,7 @@ std::vector<room> memory_adapter::socket_rooms(const socket_id& id) const {
   return out;
 }
 
-std::vector<room> memory_adapter::all_rooms() const {
+std::vector<room> memory_adapter::local_rooms() const {
   std::lock_guard lock(mutex_);
   std::vector<room> out;
   out.reserve(rooms_.size() + sids_.size());
@@ -223,8 +229,12 @@ std::vector<room> memory_adapter::all_rooms() const {
   return out;
 }
 
-void memory_adapter::fetch_sockets(const broadcast_options& opts,
-                                   std::function<void(std::vector<socket_details>)> done) {
+void memory_adapter::fetch_sockets(const broadcast_options& opts, adapter_callback<std::vector<socket_details>> done) {
+  local_fetch_sockets(opts, [done = std::move(done)](std::vector<socket_details> found) { done(std::move(found)); });
+}
+
+void memory_adapter::local_fetch_sockets(const broadcast_options& opts,
+                                         std::function<void(std::vector<socket_details>)> done) {
   auto targets = recipients(opts);
   if (targets.empty()) {
     done({});

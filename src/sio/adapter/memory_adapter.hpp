@@ -13,15 +13,9 @@
 #include <vector>
 
 #include "sio/adapter/adapter.hpp"
+#include "sio/common/string_hash.hpp"
 
 namespace sio {
-
-namespace detail {
-struct string_hash {
-  using is_transparent = void;
-  std::size_t operator()(std::string_view s) const noexcept { return std::hash<std::string_view>{}(s); }
-};
-}  // namespace detail
 
 class memory_adapter : public adapter {
  public:
@@ -33,14 +27,24 @@ class memory_adapter : public adapter {
   void broadcast(outgoing_packet p, const broadcast_options& opts) override;
   void broadcast_with_ack(outgoing_packet p, const broadcast_options& opts,
                           std::shared_ptr<ack_collector> collector) override;
-  std::vector<socket_id> sockets(const room_set& rooms) const override;
   std::vector<room> socket_rooms(const socket_id& id) const override;
-  std::vector<room> all_rooms() const override;
-  void fetch_sockets(const broadcast_options& opts,
-                     std::function<void(std::vector<socket_details>)> done) override;
+  std::vector<socket_id> local_sockets(const room_set& rooms) const override;
+  std::vector<room> local_rooms() const override;
+  // This node only: the memory adapter is the whole cluster. A cluster adapter derived from it
+  // adds the other nodes' sockets to local_fetch_sockets' and forwards the others.
+  void fetch_sockets(const broadcast_options& opts, adapter_callback<std::vector<socket_details>> done) override;
   void add_sockets(const broadcast_options& opts, const std::vector<room>& rooms) override;
   void del_sockets(const broadcast_options& opts, const std::vector<room>& rooms) override;
   void disconnect_sockets(const broadcast_options& opts, bool close) override;
+
+ protected:
+  // Sends to this node's matching sockets and reports their count (add_client_count), without
+  // expect_nodes: a cluster adapter says how many nodes itself.
+  void local_broadcast_with_ack(outgoing_packet p, const broadcast_options& opts,
+                                const std::shared_ptr<ack_collector>& collector);
+  // The sockets of this node that `opts` selects, each snapshot taken on its own thread; `done`
+  // runs once, on the thread of the last one (or here, when none matches).
+  void local_fetch_sockets(const broadcast_options& opts, std::function<void(std::vector<socket_details>)> done);
 
  private:
   struct member;
@@ -49,7 +53,7 @@ class memory_adapter : public adapter {
   struct room_members {
     std::vector<member*> list;
   };
-  using room_map = std::unordered_map<room, room_members, detail::string_hash, std::equal_to<>>;
+  using room_map = std::unordered_map<room, room_members, string_hash, std::equal_to<>>;
   using room_entry = room_map::value_type;  // stable address: unordered_map nodes never move
   struct membership {
     room_entry* room;
@@ -78,7 +82,7 @@ class memory_adapter : public adapter {
   mutable std::mutex mutex_;
   room_map rooms_;
   // Keyed by a view of the member's own socket id (the member holds the socket).
-  std::unordered_map<std::string_view, member, detail::string_hash, std::equal_to<>> sids_;
+  std::unordered_map<std::string_view, member, string_hash, std::equal_to<>> sids_;
 };
 
 }  // namespace sio

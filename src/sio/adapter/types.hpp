@@ -18,7 +18,7 @@
 #include <boost/json/object.hpp>
 #include <boost/json/value.hpp>
 
-#include "sio/engineio/session.hpp"
+#include "sio/common/result.hpp"
 #include "sio/socketio/codec/packet.hpp"
 
 namespace sio {
@@ -75,11 +75,25 @@ struct outgoing_packet {
   std::vector<binary> attachments;
 };
 
-// A packet encoded once for every recipient: the text frame then the binary frames, each an
-// immutable shared buffer. `source` is kept for "any outgoing" listeners.
+// One message of an encoded packet, as Engine.IO sends it: the text of the Socket.IO packet, or
+// one of its binary attachments. Immutable and shared by every recipient's queue.
+struct frame {
+  std::shared_ptr<const std::string> data;
+  bool binary = false;
+};
+
+// A packet encoded once for every recipient: the text frame then the binary frames. `source` is
+// kept for "any outgoing" listeners.
 struct encoded_packet {
-  std::vector<eio::message> frames;
+  std::vector<frame> frames;
   std::shared_ptr<const outgoing_packet> source;
+};
+
+// What became of a packet handed to a socket of this node.
+enum class delivery {
+  queued,   // it will be written, in order
+  dropped,  // volatile, and the transport was not ready for it
+  closed,   // the socket's connection is closed (or closing)
 };
 // Encodes `p` once (the packet type and attachment count follow p.attachments).
 encoded_packet encode(outgoing_packet p);
@@ -104,6 +118,11 @@ struct socket_details {
   std::vector<room> rooms;
   boost::json::value data;
 };
+
+// How an adapter's asynchronous operations complete: a value, or an error (a cluster adapter's
+// request that timed out, or a broken connection to the other nodes).
+template <class T>
+using adapter_callback = std::function<void(sio::result<T>)>;
 
 // For connection state recovery (persist_session / restore_session).
 struct session_to_persist {

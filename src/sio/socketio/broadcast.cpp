@@ -10,16 +10,23 @@ namespace sio {
 
 namespace {
 
-// Collects the acknowledgements of a broadcast: complete once every node reported its
-// recipient count and every recipient answered or failed.
+// Collects the acknowledgements of a broadcast: complete once every adapter said how many nodes
+// will report, every node reported its recipient count, and every recipient answered or failed;
+// or at once when an adapter expires it.
 class multi_ack final : public ack_collector {
  public:
-  multi_ack(const namespace_& nsp, std::size_t servers, detail::multi_ack_fn fn)
-      : nsp_(nsp), expected_servers_(servers), fn_(std::move(fn)) {}
+  multi_ack(const namespace_& nsp, std::size_t adapters, detail::multi_ack_fn fn)
+      : nsp_(nsp), adapters_pending_(adapters), fn_(std::move(fn)) {}
 
+  void expect_nodes(std::size_t n) override {
+    std::unique_lock lock(mutex_);
+    --adapters_pending_;
+    expected_nodes_ += n;
+    check(lock);
+  }
   void add_client_count(std::size_t n) override {
     std::unique_lock lock(mutex_);
-    ++servers_;
+    ++nodes_;
     expected_clients_ += n;
     check(lock);
   }
@@ -35,10 +42,19 @@ class multi_ack final : public ack_collector {
     ++answered_;
     check(lock);
   }
+  void expire() override {
+    std::unique_lock lock(mutex_);
+    failed_ = true;
+    finish(lock);
+  }
 
  private:
   void check(std::unique_lock<std::mutex>& lock) {
-    if (done_ || servers_ < expected_servers_ || answered_ < expected_clients_) return;
+    if (adapters_pending_ > 0 || nodes_ < expected_nodes_ || answered_ < expected_clients_) return;
+    finish(lock);
+  }
+  void finish(std::unique_lock<std::mutex>& lock) {
+    if (done_) return;
     done_ = true;
     auto fn = std::move(fn_);
     auto responses = std::move(responses_);
@@ -51,8 +67,9 @@ class multi_ack final : public ack_collector {
 
   const namespace_& nsp_;
   std::mutex mutex_;
-  std::size_t expected_servers_;
-  std::size_t servers_ = 0;
+  std::size_t adapters_pending_;
+  std::size_t expected_nodes_ = 0;
+  std::size_t nodes_ = 0;
   std::size_t expected_clients_ = 0;
   std::size_t answered_ = 0;
   bool failed_ = false;
@@ -138,73 +155,126 @@ std::error_code broadcast_operator::emit_packet(outgoing_packet p) const {
 
 std::error_code broadcast_operator::emit_packet_with_ack(outgoing_packet p, detail::multi_ack_fn cb) const {
   if (parser::is_reserved_event(p.packet.data.as_array().at(0).as_string())) return error::reserved_event;
-  auto nsps = targets(*nsp_);
-  std::size_t servers = 0;
-  for (auto* n : nsps)
-    if (n->adapter()) servers += n->adapter()->server_count();
-  auto collector = std::make_shared<multi_ack>(*nsp_, servers, std::move(cb));
-  if (servers == 0) {  // a parent without children yet: nobody to wait for
-    collector->add_client_count(0);
+  std::vector<sio::adapter*> adapters;
+  for (auto* n : targets(*nsp_))
+    if (auto* a = n->adapter()) adapters.push_back(a);
+  if (adapters.empty()) {  // a parent without children yet: nobody to wait for, so complete
+    std::make_shared<multi_ack>(*nsp_, 1, std::move(cb))->expect_nodes(0);
     return {};
   }
-  for (auto* n : nsps)
-    if (auto* a = n->adapter()) a->broadcast_with_ack(p, opts_, collector);
+  auto collector = std::make_shared<multi_ack>(*nsp_, adapters.size(), std::move(cb));
+  for (auto* a : adapters) a->broadcast_with_ack(p, opts_, collector);
   return {};
 }
 
-void broadcast_operator::fetch_sockets(std::function<void(std::vector<remote_socket>)> done) const {
+void broadcast_operator::fetch_sockets(fetch_sockets_callback done) const {
   auto nsps = targets(*nsp_);
   struct gather {
     std::mutex mutex;
     std::size_t remaining;
     std::vector<remote_socket> found;
-    std::function<void(std::vector<remote_socket>)> done;
+    std::error_code error;
+    fetch_sockets_callback done;
   };
   auto g = std::make_shared<gather>();
   g->remaining = nsps.size();
   // The completion may run on any thread (the last socket's, an adapter's): guarded there.
-  g->done = [nsp = nsp_, done = std::move(done)](std::vector<remote_socket> found) {
+  g->done = [nsp = nsp_, done = std::move(done)](sio::result<std::vector<remote_socket>> found) {
     detail::guarded(nsp->core(), {.where = "fetch_sockets callback", .nsp = nsp->name()}, [&] { done(std::move(found)); });
   };
-  if (nsps.empty()) return g->done({});
+  if (nsps.empty()) return g->done(std::vector<remote_socket>{});
   for (auto* n : nsps) {
     auto* a = n->adapter();
-    auto finish = [g, n](std::vector<socket_details> ds) {
-      std::vector<remote_socket> result;
+    auto finish = [g, n](sio::result<std::vector<socket_details>> ds) {
+      sio::result<std::vector<remote_socket>> result = std::vector<remote_socket>{};
       {
         std::lock_guard lock(g->mutex);
-        for (auto& d : ds) {
-          auto local = n->find(d.id);
-          g->found.emplace_back(*n, std::move(d), std::move(local));
+        if (!ds) {
+          g->error = ds.error();
+        } else {
+          for (auto& d : *ds) {
+            auto local = n->find(d.id);
+            g->found.emplace_back(*n, std::move(d), std::move(local));
+          }
         }
         if (--g->remaining != 0) return;
-        result = std::move(g->found);
+        if (g->error) result = g->error;
+        else result = std::move(g->found);
       }
       g->done(std::move(result));
     };
     if (a) a->fetch_sockets(opts_, std::move(finish));
-    else finish({});
+    else finish(std::vector<socket_details>{});
   }
 }
 
-std::vector<socket_id> broadcast_operator::all_sockets() const {
+namespace {
+// Ids of the sockets of `ids` not in any room of `except` (`rooms_of` gives a socket's rooms).
+template <class RoomsOf>
+std::vector<socket_id> without_excepted(std::vector<socket_id> ids, const room_set& except, RoomsOf&& rooms_of) {
+  if (except.empty()) return ids;
+  std::vector<socket_id> out;
+  for (auto& id : ids) {
+    bool skip = except.contains(id);
+    for (const auto& r : rooms_of(id)) skip = skip || except.contains(r);
+    if (!skip) out.push_back(std::move(id));
+  }
+  return out;
+}
+}  // namespace
+
+std::vector<socket_id> broadcast_operator::local_sockets() const {
   std::vector<socket_id> out;
   for (auto* n : targets(*nsp_)) {
     auto* a = n->adapter();
     if (!a) continue;
-    auto ids = a->sockets(opts_.rooms);
-    if (opts_.except.empty()) {
-      out.insert(out.end(), ids.begin(), ids.end());
-      continue;
-    }
-    for (auto& id : ids) {
-      auto rooms = a->socket_rooms(id);
-      bool skip = false;
-      for (auto& r : rooms) skip = skip || opts_.except.contains(r);
-      if (!skip) out.push_back(std::move(id));
-    }
+    auto ids = without_excepted(a->local_sockets(opts_.rooms), opts_.except,
+                                [a](const socket_id& id) { return a->socket_rooms(id); });
+    out.insert(out.end(), std::make_move_iterator(ids.begin()), std::make_move_iterator(ids.end()));
   }
   return out;
+}
+
+void broadcast_operator::all_sockets(adapter_callback<std::vector<socket_id>> done) const {
+  // The cluster's sockets in the rooms; `except` needs each socket's rooms, which fetch_sockets
+  // brings (the reference's allSockets() ignores except; socket.io's fetchSockets() does not).
+  if (opts_.except.empty()) {
+    auto nsps = targets(*nsp_);
+    struct gather {
+      std::mutex mutex;
+      std::size_t remaining;
+      std::vector<socket_id> ids;
+      std::error_code error;
+    };
+    auto g = std::make_shared<gather>();
+    g->remaining = nsps.size();
+    auto finish = [g, nsp = nsp_, done = std::move(done)](sio::result<std::vector<socket_id>> r) {
+      sio::result<std::vector<socket_id>> result = std::vector<socket_id>{};
+      {
+        std::lock_guard lock(g->mutex);
+        if (!r) g->error = r.error();
+        else g->ids.insert(g->ids.end(), std::make_move_iterator(r->begin()), std::make_move_iterator(r->end()));
+        if (--g->remaining != 0) return;
+        if (g->error) result = g->error;
+        else result = std::move(g->ids);
+      }
+      detail::guarded(nsp->core(), {.where = "all_sockets callback", .nsp = nsp->name()}, [&] { done(std::move(result)); });
+    };
+    if (nsps.empty()) return finish(std::vector<socket_id>{});
+    g->remaining = nsps.size();
+    for (auto* n : nsps) {
+      if (auto* a = n->adapter()) a->sockets(opts_.rooms, finish);
+      else finish(std::vector<socket_id>{});
+    }
+    return;
+  }
+  fetch_sockets([done = std::move(done)](sio::result<std::vector<remote_socket>> found) {
+    if (!found) return done(found.error());
+    std::vector<socket_id> ids;
+    ids.reserve(found->size());
+    for (auto& s : *found) ids.push_back(std::move(s.id));
+    done(std::move(ids));
+  });
 }
 
 void broadcast_operator::sockets_join(std::string_view room) const { sockets_join(std::vector<sio::room>{std::string(room)}); }

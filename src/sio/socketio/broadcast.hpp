@@ -10,6 +10,7 @@
 // thread of whichever socket completes them (or the caller's thread when nothing is pending).
 // An operator refers to its namespace, which lives as long as the server.
 #include <chrono>
+#include <functional>
 #include <initializer_list>
 #include <string>
 #include <string_view>
@@ -24,6 +25,9 @@ namespace sio {
 
 class namespace_;
 class remote_socket;
+
+// The sockets fetch_sockets() found, or why it could not tell (a node that did not answer).
+using fetch_sockets_callback = std::function<void(sio::result<std::vector<remote_socket>>)>;
 
 class broadcast_operator {
  public:
@@ -70,10 +74,13 @@ class broadcast_operator {
         std::forward<A>(args_then_callback)...);
   }
 
-  // The matching sockets, on this node and (with a cluster adapter) others.
-  void fetch_sockets(std::function<void(std::vector<remote_socket>)> done) const;
-  // Ids of the matching sockets (rooms and except applied) known to the adapter.
-  std::vector<socket_id> all_sockets() const;
+  // The matching sockets, on this node and (with a cluster adapter) the others. `done` runs once,
+  // on any thread.
+  void fetch_sockets(fetch_sockets_callback done) const;
+  // Ids of the matching sockets (rooms and except applied), on every node.
+  void all_sockets(adapter_callback<std::vector<socket_id>> done) const;
+  // Ids of the matching sockets of this node, at once.
+  std::vector<socket_id> local_sockets() const;
   void sockets_join(std::string_view room) const;
   void sockets_join(const std::vector<room>& rooms) const;
   void sockets_leave(std::string_view room) const;

@@ -121,15 +121,26 @@ void client::remove_socket(const socket& s) {
   if (it != nsps_.end()) nsps_.erase(it);
 }
 
-eio::send_result client::send(const std::vector<eio::message>& frames, bool volatile_) {
+namespace {
+delivery to_delivery(eio::send_result r) {
+  switch (r) {
+    case eio::send_result::queued: return delivery::queued;
+    case eio::send_result::dropped: return delivery::dropped;
+    case eio::send_result::closed: return delivery::closed;
+  }
+  return delivery::closed;
+}
+}  // namespace
+
+delivery client::send(const std::vector<frame>& frames, bool volatile_) {
   auto s = session_.lock();
-  if (!s) return eio::send_result::closed;
+  if (!s) return delivery::closed;
   std::lock_guard lock(send_mutex_);
-  auto r = s->send(frames.front(), {.volatile_ = volatile_});
-  if (r != eio::send_result::queued) return r;
+  auto r = s->send({frames.front().data, frames.front().binary}, {.volatile_ = volatile_});
+  if (r != eio::send_result::queued) return to_delivery(r);
   // Once the text frame is queued the attachments must follow, volatile or not.
-  for (std::size_t i = 1; i < frames.size(); ++i) r = s->send(frames[i]);
-  return r;
+  for (std::size_t i = 1; i < frames.size(); ++i) r = s->send({frames[i].data, frames[i].binary});
+  return to_delivery(r);
 }
 
 eio::send_result client::send_packet(const parser::packet& p) {

@@ -1,7 +1,6 @@
 #include "sio/socketio/namespace.hpp"
 
 #include "sio/common/random_id.hpp"
-
 #include "sio/socketio/detail/client.hpp"
 #include "sio/socketio/detail/guard.hpp"
 #include "sio/socketio/detail/server_core.hpp"
@@ -12,7 +11,10 @@ namespace sio {
 namespace_::namespace_(passkey, detail::server_core& srv, std::string name, namespace_* parent, matcher m)
     : server_(srv), name_(std::move(name)), parent_(parent), matcher_(std::move(m)) {
   if (!matcher_) adapter_ = srv.make_adapter(*this);  // a parent has no sockets of its own
-  if (adapter_) adapter_->init();
+}
+
+void namespace_::start() {
+  if (adapter_) detail::guarded(server_, {.where = "adapter init", .nsp = name_}, [&] { adapter_->init(); });
 }
 
 namespace_::~namespace_() = default;
@@ -35,19 +37,35 @@ namespace_& namespace_::on_server_side_emit(server_side_handler h) {
   return *this;
 }
 
-void namespace_::on_server_side_emit(boost::json::array args) {
+void namespace_::on_server_side_emit(payload args, server_side_reply reply) {
   std::vector<server_side_handler> handlers;
   {
     std::lock_guard lock(mutex_);
     handlers = on_server_side_;
   }
-  for (auto& h : handlers) detail::guarded(server_, {.where = "server-side emit handler", .nsp = name_}, [&] { h(args); });
+  // Every handler gets the same reply; the first answer is the node's (as the reference's
+  // listeners share one callback).
+  server_side_reply once;
+  if (reply)
+    once = [reply = std::move(reply), sent = std::make_shared<std::atomic<bool>>(false)](payload p) {
+      if (!sent->exchange(true)) reply(std::move(p));
+    };
+  for (auto& h : handlers)
+    detail::guarded(server_, {.where = "server-side emit handler", .nsp = name_}, [&] { h(args, once); });
 }
 
-std::error_code namespace_::server_side_emit_packet(outgoing_packet p) {
+std::error_code namespace_::server_side_emit_packet(outgoing_packet p, server_side_ack ack) {
   auto& arr = p.packet.data.as_array();
   if (parser::is_reserved_event(arr.at(0).as_string())) return error::reserved_event;
-  if (adapter_) adapter_->server_side_emit(std::move(arr));
+  if (ack) {
+    // Called on the adapter's thread: guarded like every call into the application.
+    ack = [this, ack = std::move(ack)](std::error_code ec, std::vector<payload> replies) {
+      detail::guarded(server_, {.where = "server-side emit ack callback", .nsp = name_},
+                      [&] { ack(ec, std::move(replies)); });
+    };
+  }
+  if (adapter_) adapter_->server_side_emit(payload{std::move(arr), std::move(p.attachments)}, std::move(ack));
+  else if (ack) ack({}, {});  // a parent namespace: no node of its own to reach
   return {};
 }
 
@@ -57,7 +75,12 @@ std::shared_ptr<socket> namespace_::find(std::string_view id) const {
   return it == sockets_.end() ? nullptr : it->second;
 }
 
-std::shared_ptr<local_socket> namespace_::find_socket(std::string_view id) const { return find(id); }
+std::shared_ptr<local_socket> namespace_::find_socket(std::string_view id) const {
+  auto s = find(id);
+  if (!s) return nullptr;
+  local_socket* adapter_view = s.get();  // a private base of socket, reachable here (a friend)
+  return std::shared_ptr<local_socket>(std::move(s), adapter_view);
+}
 
 std::size_t namespace_::size() const {
   std::lock_guard lock(mutex_);

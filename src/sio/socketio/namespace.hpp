@@ -27,7 +27,7 @@
 #include <vector>
 
 #include "sio/adapter/adapter.hpp"
-#include "sio/adapter/memory_adapter.hpp"
+#include "sio/common/string_hash.hpp"
 #include "sio/socketio/broadcast.hpp"
 #include "sio/socketio/event.hpp"
 
@@ -39,12 +39,14 @@ class client;
 class server_core;
 }  // namespace detail
 
-class namespace_ final : public local_namespace {
+class namespace_ final : private local_namespace {
  public:
   using middleware = std::function<void(const std::shared_ptr<socket>&, next_fn)>;
   using connection_handler = std::function<void(const std::shared_ptr<socket>&)>;
   using matcher = std::function<bool(std::string_view name, const boost::json::object& auth)>;
-  using server_side_handler = std::function<void(const boost::json::array& args)>;
+  // A server_side_emit from another node: args.args[0] is the event's name. `reply` is empty
+  // unless the sender asked for acknowledgements; then call it once, with this node's answer.
+  using server_side_handler = std::function<void(const payload& args, const server_side_reply& reply)>;
 
   struct passkey {
    private:
@@ -88,13 +90,25 @@ class namespace_ final : public local_namespace {
   std::error_code emit_with_ack(std::string_view name, A&&... args_then_callback) {
     return all().emit_with_ack(name, std::forward<A>(args_then_callback)...);
   }
-  void fetch_sockets(std::function<void(std::vector<remote_socket>)> done) { all().fetch_sockets(std::move(done)); }
+  void fetch_sockets(fetch_sockets_callback done) { all().fetch_sockets(std::move(done)); }
   void sockets_join(std::string_view room) { all().sockets_join(room); }
   void sockets_leave(std::string_view room) { all().sockets_leave(room); }
   void disconnect_sockets(bool close = false) { all().disconnect_sockets(close); }
+  // To the handlers of this namespace on the other nodes (never this node's).
   template <class... A>
   std::error_code server_side_emit(std::string_view name, A&&... args) {
-    return server_side_emit_packet(detail::make_event(name, std::forward<A>(args)...));
+    return server_side_emit_packet(detail::make_event(name, std::forward<A>(args)...), nullptr);
+  }
+  // Same, and `done(error, replies)` once every other node answered (one reply each), or with
+  // error::timed_out and the replies that came, after the adapter's request timeout.
+  template <class... A>
+  std::error_code server_side_emit_with_ack(std::string_view name, A&&... args_then_callback) {
+    return detail::split_last(
+        [&](auto&& done, auto&&... args) {
+          return server_side_emit_packet(detail::make_event(name, std::forward<decltype(args)>(args)...),
+                                         server_side_ack(std::forward<decltype(done)>(done)));
+        },
+        std::forward<A>(args_then_callback)...);
   }
 
   // The connected socket of this node with this id, or null.
@@ -106,20 +120,23 @@ class namespace_ final : public local_namespace {
   // A parent's children (a snapshot).
   std::vector<namespace_*> children() const;
 
-  // local_namespace
-  std::shared_ptr<local_socket> find_socket(std::string_view id) const override;
   // Library internals (reporting an application's exception needs the server's options).
   const detail::server_core& core() const noexcept { return server_; }
-  std::uint64_t next_ack_id() noexcept override { return ids_.fetch_add(1, std::memory_order_relaxed); }
-  void on_server_side_emit(boost::json::array args) override;
 
  private:
+  // local_namespace: what the adapter calls.
+  std::shared_ptr<local_socket> find_socket(std::string_view id) const override;
+  std::uint64_t next_ack_id() noexcept override { return ids_.fetch_add(1, std::memory_order_relaxed); }
+  void on_server_side_emit(payload args, server_side_reply reply) override;
+
   friend class detail::client;
   friend class detail::server_core;
   friend class socket;
   friend class broadcast_operator;
 
   // Session thread: CONNECT from `c` with `auth`.
+  // Once published in the server's map, outside its lock: the adapter's init().
+  void start();
   void add(const std::shared_ptr<detail::client>& c, boost::json::object auth);
   void run_middlewares(std::shared_ptr<socket> s, std::size_t i, std::shared_ptr<std::vector<middleware>> fns);
   void do_connect(const std::shared_ptr<socket>& s);
@@ -127,7 +144,7 @@ class namespace_ final : public local_namespace {
   void add_child(namespace_* child);
   std::vector<middleware> all_middlewares() const;
   std::vector<connection_handler> all_connection_handlers() const;
-  std::error_code server_side_emit_packet(outgoing_packet p);
+  std::error_code server_side_emit_packet(outgoing_packet p, server_side_ack ack);
 
   detail::server_core& server_;
   std::string name_;
@@ -141,7 +158,7 @@ class namespace_ final : public local_namespace {
   std::vector<connection_handler> on_connection_;
   std::vector<server_side_handler> on_server_side_;
   // Keyed by a view of the socket's own id (the socket outlives its entry).
-  std::unordered_map<std::string_view, std::shared_ptr<socket>, detail::string_hash, std::equal_to<>> sockets_;
+  std::unordered_map<std::string_view, std::shared_ptr<socket>, string_hash, std::equal_to<>> sockets_;
   std::vector<namespace_*> children_;
 };
 

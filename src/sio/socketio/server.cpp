@@ -53,19 +53,30 @@ std::unique_ptr<adapter> server_core::make_adapter(local_namespace& nsp) {
   return std::make_unique<memory_adapter>(nsp);
 }
 
-namespace_* server_core::create_locked(std::string name, namespace_* parent) {
+namespace_* server_core::create(std::string name, namespace_* parent) {
+  // Built and started outside the lock: the adapter factory and the adapter's init() are the
+  // application's code (a cluster adapter subscribes there).
   auto nsp = std::make_unique<namespace_>(namespace_::passkey{}, *this, name, parent, nullptr);
-  auto* raw = nsp.get();
-  nsps_.emplace(std::move(name), std::move(nsp));
+  namespace_* raw;
+  {
+    std::lock_guard lock(mutex_);
+    auto [it, inserted] = nsps_.try_emplace(std::move(name), std::move(nsp));
+    raw = it->second.get();
+    if (!inserted) return raw;  // another thread made it meanwhile; ours goes, unlocked
+  }
+  if (parent) parent->add_child(raw);
+  raw->start();
   return raw;
 }
 
 namespace_& server_core::of(std::string_view name) {
   std::string n(name);
   if (n.empty() || n.front() != '/') n.insert(n.begin(), '/');
-  std::lock_guard lock(mutex_);
-  if (auto it = nsps_.find(n); it != nsps_.end()) return *it->second;
-  return *create_locked(std::move(n), nullptr);
+  {
+    std::lock_guard lock(mutex_);
+    if (auto it = nsps_.find(n); it != nsps_.end()) return *it->second;
+  }
+  return *create(std::move(n), nullptr);
 }
 
 namespace_& server_core::of_parent(namespace_::matcher m) {
@@ -85,12 +96,7 @@ namespace_* server_core::find_or_create(std::string_view name, const boost::json
   for (auto* p : parents) {
     bool matched = false;  // user code: no lock held; a matcher that throws matches nothing
     guarded(*this, {.where = "namespace matcher", .nsp = p->name()}, [&] { matched = p->matcher_(name, auth); });
-    if (!matched) continue;
-    std::lock_guard lock(mutex_);
-    if (auto it = nsps_.find(name); it != nsps_.end()) return it->second.get();  // created meanwhile
-    auto* child = create_locked(std::string(name), p);
-    p->add_child(child);
-    return child;
+    if (matched) return create(std::string(name), p);
   }
   return nullptr;
 }

@@ -102,7 +102,11 @@ class server {
   std::error_code server_side_emit(std::string_view name, A&&... args) {
     return sockets().server_side_emit(name, std::forward<A>(args)...);
   }
-  void fetch_sockets(std::function<void(std::vector<remote_socket>)> done) { sockets().fetch_sockets(std::move(done)); }
+  template <class... A>
+  std::error_code server_side_emit_with_ack(std::string_view name, A&&... args_then_callback) {
+    return sockets().server_side_emit_with_ack(name, std::forward<A>(args_then_callback)...);
+  }
+  void fetch_sockets(fetch_sockets_callback done) { sockets().fetch_sockets(std::move(done)); }
   void sockets_join(std::string_view room) { sockets().sockets_join(room); }
   void sockets_leave(std::string_view room) { sockets().sockets_leave(room); }
   void disconnect_sockets(bool close = false) { sockets().disconnect_sockets(close); }

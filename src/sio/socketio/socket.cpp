@@ -28,7 +28,10 @@ namespace {
 class single_ack final : public ack_collector {
  public:
   single_ack(const namespace_& nsp, single_ack_fn fn) : nsp_(nsp), fn_(std::move(fn)) {}
+  // One socket of this node: no node to count, nothing for an adapter to expire.
+  void expect_nodes(std::size_t) override {}
   void add_client_count(std::size_t) override {}
+  void expire() override {}
   void on_response(payload p) override {
     if (!done_.exchange(true)) call(std::error_code{}, std::move(p));
   }
@@ -441,7 +444,7 @@ void socket::disconnect(bool close) {
 
 // -- any thread
 
-eio::send_result socket::send_encoded(const encoded_packet& p, const broadcast_flags& flags) {
+delivery socket::send_encoded(const encoded_packet& p, const broadcast_flags& flags) {
   if (has_outgoing_.load(std::memory_order_acquire) && p.source) notify_outgoing(*p.source);
   return client_->send(p.frames, flags.volatile_);
 }
@@ -466,8 +469,8 @@ void socket::notify_outgoing(const outgoing_packet& p) {
   for (auto& h : *list) call_app("outgoing event handler", name, [&] { h(name, args); });
 }
 
-eio::send_result socket::deliver(const encoded_packet& p, const broadcast_flags& flags) {
-  if (!connected()) return eio::send_result::closed;
+delivery socket::deliver(const encoded_packet& p, const broadcast_flags& flags) {
+  if (!connected()) return delivery::closed;
   return send_encoded(p, flags);
 }
 
@@ -475,7 +478,7 @@ void socket::deliver_with_ack(const encoded_packet& p, const broadcast_flags& fl
                               const std::shared_ptr<ack_collector>& collector) {
   register_ack(ack_id, flags, collector);
   if (!connected()) return;  // register_ack failed it already
-  if (send_encoded(p, flags) == eio::send_result::dropped) {
+  if (send_encoded(p, flags) == delivery::dropped) {
     // A dropped volatile packet will never be acknowledged: fail it now rather than at the timeout.
     ack_timed_out(ack_id);
   }

@@ -29,7 +29,7 @@
 #include <vector>
 
 #include "sio/adapter/adapter.hpp"
-#include "sio/adapter/memory_adapter.hpp"
+#include "sio/engineio/session.hpp"
 #include "sio/socketio/broadcast.hpp"
 #include "sio/socketio/errors.hpp"
 #include "sio/socketio/event.hpp"
@@ -89,7 +89,7 @@ class socket_emitter {
   broadcast_flags flags_;
 };
 
-class socket final : public local_socket, public std::enable_shared_from_this<socket> {
+class socket final : private local_socket, public std::enable_shared_from_this<socket> {
  public:
   using event_handler = std::function<void(event&)>;
   using middleware = std::function<void(event&, next_fn)>;
@@ -172,13 +172,13 @@ class socket final : public local_socket, public std::enable_shared_from_this<so
   // the whole connection (every namespace of the client).
   void disconnect(bool close = false) override;
 
-  // local_socket
-  eio::send_result deliver(const encoded_packet& p, const broadcast_flags& flags) override;
+ private:
+  // local_socket: what the adapter calls.
+  delivery deliver(const encoded_packet& p, const broadcast_flags& flags) override;
   void deliver_with_ack(const encoded_packet& p, const broadcast_flags& flags, std::uint64_t ack_id,
                         const std::shared_ptr<ack_collector>& collector) override;
   void fetch_details(std::function<void(std::optional<socket_details>)> done) override;
 
- private:
   friend class socket_emitter;
   friend class ack_fn;
   friend class namespace_;
@@ -227,7 +227,7 @@ class socket final : public local_socket, public std::enable_shared_from_this<so
   void keep_handshake() const noexcept { (void)shared_handshake(); }
 
   // Any thread.
-  eio::send_result send_encoded(const encoded_packet& p, const broadcast_flags& flags);
+  delivery send_encoded(const encoded_packet& p, const broadcast_flags& flags);
   std::error_code emit_packet(outgoing_packet p, const broadcast_flags& flags);
   std::error_code emit_packet_with_ack(outgoing_packet p, const broadcast_flags& flags,
                                        std::shared_ptr<ack_collector> collector);

@@ -29,7 +29,7 @@ class client : public std::enable_shared_from_this<client> {
 
   // Sends one packet's frames without letting another thread's packet in between (a binary
   // packet is several Engine.IO messages). Any thread.
-  eio::send_result send(const std::vector<eio::message>& frames, bool volatile_);
+  delivery send(const std::vector<frame>& frames, bool volatile_);
   // Encodes and sends a control packet (CONNECT, CONNECT_ERROR, DISCONNECT). Any thread.
   eio::send_result send_packet(const parser::packet& p);
 

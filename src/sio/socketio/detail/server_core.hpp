@@ -38,7 +38,9 @@ class server_core final : public eio::handler {
   std::function<void()> engine_close;  // set by the wrapper that owns an eio::server
 
  private:
-  namespace_* create_locked(std::string name, namespace_* parent);
+  // The namespace `name` (a child of `parent` if given), made and started unless another thread
+  // made it first.
+  namespace_* create(std::string name, namespace_* parent);
 
   server_options opts_;
   mutable std::mutex mutex_;
