@@ -14,6 +14,7 @@ APT_PACKAGES=(
   libssl-dev zlib1g-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   libspdlog-dev libcli11-dev libjwt-dev libsqlite3-dev libtomlplusplus-dev
+  redis-server  # the Redis client's (and adapters') tests start their own on a free port
   chromium fonts-liberation  # the web page's browser tests (tests/web/, driven by playwright-core)
 )
 
