@@ -65,6 +65,7 @@
 #include <boost/json/value.hpp>
 #include <boost/json/value_from.hpp>
 
+#include "sio/adapter/arguments.hpp"
 #include "sio/adapter/types.hpp"
 #include "sio/redis/client.hpp"
 #include "sio/socketio/codec/packet.hpp"
@@ -102,29 +103,13 @@ concept emitter_event = requires {
 
 namespace detail::emitter_args {
 
-// Appends one argument: a sio::binary becomes a placeholder plus an attachment, anything a
-// boost::json::value can be built from is stored as is, anything else goes through value_from.
-// (The server's emit does the same in socketio/detail/args.hpp, a layer this does not link.)
-template <class T>
-void append(boost::json::array& data, std::vector<binary>& attachments, T&& v) {
-  using D = std::remove_cvref_t<T>;
-  if constexpr (std::is_same_v<D, binary>) {
-    data.push_back(parser::make_placeholder(attachments.size()));
-    attachments.push_back(std::forward<T>(v));
-  } else if constexpr (std::is_constructible_v<boost::json::value, T&&>) {
-    data.emplace_back(std::forward<T>(v));
-  } else {
-    data.push_back(boost::json::value_from(std::forward<T>(v)));
-  }
-}
-
 // [name, args...] and the attachments its placeholders stand for.
 template <class... A>
 payload event_data(std::string_view name, A&&... args) {
   payload p;
   p.args.reserve(1 + sizeof...(A));
   p.args.emplace_back(name);
-  (append(p.args, p.attachments, std::forward<A>(args)), ...);
+  (append_argument(p.args, p.attachments, std::forward<A>(args)), ...);
   return p;
 }
 

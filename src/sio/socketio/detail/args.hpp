@@ -9,34 +9,14 @@
 #include <utility>
 #include <vector>
 
-#include <boost/json/value_from.hpp>
-
 #include "sio/adapter/adapter.hpp"
+#include "sio/adapter/arguments.hpp"
 
 namespace sio::detail {
 
-// Appends one argument: a sio::binary becomes a placeholder plus an attachment; anything a
-// boost::json::value can be built from is stored as is; anything else goes through
-// boost::json::value_from (described structs, containers).
-template <class T>
-void append_arg(boost::json::array& args, std::vector<binary>& attachments, T&& v) {
-  using D = std::remove_cvref_t<T>;
-  if constexpr (std::is_same_v<D, binary>) {
-    args.push_back(parser::make_placeholder(attachments.size()));
-    attachments.push_back(std::forward<T>(v));
-  } else if constexpr (std::is_constructible_v<boost::json::value, T&&>) {
-    args.emplace_back(std::forward<T>(v));
-  } else {
-    args.push_back(boost::json::value_from(std::forward<T>(v)));
-  }
-}
-
 template <class... A>
 payload make_payload(A&&... a) {
-  payload p;
-  p.args.reserve(sizeof...(A));
-  (append_arg(p.args, p.attachments, std::forward<A>(a)), ...);
-  return p;
+  return to_payload(std::forward<A>(a)...);
 }
 
 // An EVENT packet ["name", args...] (the namespace is filled in by whoever sends it).
@@ -47,7 +27,7 @@ outgoing_packet make_event(std::string_view name, A&&... a) {
   auto& arr = o.packet.data.emplace_array();
   arr.reserve(1 + sizeof...(A));
   arr.emplace_back(name);
-  (append_arg(arr, o.attachments, std::forward<A>(a)), ...);
+  (append_argument(arr, o.attachments, std::forward<A>(a)), ...);
   return o;
 }
 outgoing_packet make_event(std::string_view name, payload p);
