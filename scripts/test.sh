@@ -3,14 +3,17 @@
 #   1. builds everything in build/ (RelWithDebInfo, tests on) and runs ctest;
 #   2. builds the unit tests with AddressSanitizer + UBSan in build-asan/ and runs them;
 #   3. runs the end-to-end tests (tests/e2e/, the real socket.io-client) against the
-#      C++ e2e server, build/apps/e2e-server/e2e-server (or $E2E_SERVER).
+#      C++ e2e server, build/apps/e2e-server/e2e-server (or $E2E_SERVER);
+#   then the protocol, chat service and web page tests, and the cluster tests (tests/cluster/:
+#   Parley and Node.js members on one redis-server).
 # Every stage runs even when an earlier one failed (when it can; builds keep going past a
 # failing target), and the last line is
 #   tests: <passed> passed, <failed> failed
 # summed over the ctest and node test runs; a build that fails counts as one failure.
 # Exits non-zero on any failure.
 #
-# Environment: JOBS (default 2), E2E_SERVER (see tests/e2e/CONTRACT.md),
+# Environment: JOBS (default 2), E2E_SERVER (see tests/e2e/CONTRACT.md), CLUSTER_MEMBERS (see
+# tests/cluster/README.md),
 # PARLEY_SKIP_ASAN=1 to leave out stage 2 (for a quicker local run; CI never sets it).
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -166,6 +169,29 @@ fi
 # ---- 6. the web page in Debian's chromium (tests/web/) -----------------------------
 if [[ -d tests/web ]]; then
   node_test_stage "web page in chromium (tests/web/)" tests/web/ parley PARLEY_BIN=build/apps/parley/parley
+fi
+
+# ---- 7. clusters on one Redis (tests/cluster/, apps/cluster-member + tests/cluster/node-member.mjs)
+# Parley and Node.js members mixed (CLUSTER_MEMBERS, default parley,node,parley) once the Redis
+# adapter exists (the cluster-member target); until then Node.js members only, which proves the
+# tests but not Parley.
+if [[ -d tests/cluster ]]; then
+  if ((configured)) && ninja -C build -t query cluster-member >/dev/null 2>&1; then
+    members=${CLUSTER_MEMBERS:-parley,node,parley}
+    stage "cluster tests (tests/cluster/, members: $members)"
+    if ! ninja -C build cluster-member >/dev/null 2>&1; then
+      fail_note "tests/cluster/: not run, cluster-member did not build"
+      members=
+    fi
+  else
+    members=node,node,node
+    stage "cluster tests (tests/cluster/, members: $members; no cluster-member target: Node.js members only)"
+  fi
+  if [[ -n $members ]]; then
+    CLUSTER_MEMBERS=$members CLUSTER_MEMBER_BIN=build/apps/cluster-member/cluster-member \
+      node --test --test-reporter=spec tests/cluster/ 2>&1 | tee "$LOG_DIR/cluster.log"
+    count_node "$LOG_DIR/cluster.log" "${PIPESTATUS[0]}" "tests/cluster/"
+  fi
 fi
 
 stage "summary"
