@@ -308,9 +308,15 @@ export async function patternSubscribers(client) {
 // have a pattern subscription (the broadcast channels): the members' adapters subscribe
 // asynchronously, after they print their "listening" line, and again after a reconnection.
 export async function waitSubscribed(client, n, ms = 10_000) {
-  await until(async () => (await numsub(client, CHANNELS.request)) === n &&
-    (await numsub(client, CHANNELS.response)) === n &&
-    (await patternSubscribers(client)) === n, `${n} members subscribed`, ms);
+  let status = "";
+  await until(async () => {
+    const [req, res, pat] = [await numsub(client, CHANNELS.request), await numsub(client, CHANNELS.response),
+      await patternSubscribers(client)];
+    status = `NUMSUB ${CHANNELS.request} ${req}, NUMSUB ${CHANNELS.response} ${res}, pattern subscribers ${pat}`;
+    return req === n && res === n && pat === n;
+  }, `${n} members subscribed`, ms).catch((err) => {
+    throw new Error(`${err.message}; Redis counts ${status}`);
+  });
 }
 
 // ---- the cluster of a test file --------------------------------------------------------------
@@ -330,7 +336,10 @@ export function useCluster({ kinds = memberKinds(), requestsTimeout, perTest = f
     async startMembers() {
       cluster.members = await Promise.all(
         kinds.map((kind) => startMember(kind, cluster.redis.url, { requestsTimeout })));
-      await waitSubscribed(cluster.control, kinds.length);
+      await waitSubscribed(cluster.control, kinds.length).catch((err) => {
+        err.message += "\n" + cluster.members.map((m) => `${m}: ${m.alive() ? "running" : "exited"}; stderr:\n${m.stderr()}`).join("\n");
+        throw err;
+      });
     },
     // Replaces the members that died (tests that kill one on purpose, with `heal`).
     async replaceDead() {
