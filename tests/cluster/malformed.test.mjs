@@ -250,7 +250,13 @@ describe("forged answers to a pending request", () => {
       for (const c of clients) c.on("ask", (_payload, ack) => ack(c.name));
       const observer = await redisClient(cluster.redis.url, "tests-observer");
       try {
-        let forged = 0;
+        // Every request (with a requestId) the members publish is counted; the first one while
+        // `armed` gets the forged answer. Each command and each count below publishes exactly one
+        // request, and the test waits until the observer has seen it before going on, so a late
+        // request is never taken for the next one.
+        let seen = 0;
+        let armed = false;
+        let forgedFor = null;
         await observer.pSubscribe(`${CHANNELS.request}*`, (msg) => {
           let request;
           try {
@@ -258,17 +264,25 @@ describe("forged answers to a pending request", () => {
           } catch {
             return;
           }
-          if (request?.type !== REQUEST_TYPE[command] || request.requestId === undefined || forged++) return;
+          if (request?.requestId === undefined) return;
+          seen++;
+          if (!armed || request.type !== REQUEST_TYPE[command]) return;
+          armed = false;
+          forgedFor = request.requestId;
           const answer = forge(request);
           cluster.control.publish(CHANNELS.response, request.type === 7 ? msgpack.encode(answer) : json(answer));
         }, true);
+        const synced = (n, what) => until(() => seen === n, `${n} requests seen (${what}), got ${seen}`);
         for (const src of clients) {
-          forged = 0;
+          forgedFor = null;
+          armed = true;
+          const before = seen;
           const argument = arg === "room" ? room : arg === "ack" ? { room, event: "ask", payload: null, timeout: 800 } : arg;
           const started = Date.now();
           const answer = await call(src, command, argument, REQUESTS_TIMEOUT + 3_000);
           assert.ok(Date.now() - started < REQUESTS_TIMEOUT + 1_500, `${src.member} answered after ${Date.now() - started} ms`);
-          assert.equal(forged, 1, `the request of ${src.member} was not seen`);
+          await synced(before + 1, `${command} of ${src.member}`);
+          assert.notEqual(forgedFor, null, `no answer was forged to the request of ${src.member}`);
           assert.ok(src.member.alive(), `${src.member} died`);
           if (src.member.kind === "node") {
             assert.ok(referenceCheck(answer) || isRight(command, answer, room, clients, src),
@@ -276,6 +290,7 @@ describe("forged answers to a pending request", () => {
           }
           // The next request of that member is answered right.
           assert.equal(await call(src, "count", room), clients.length, `count from ${src.member} after a forged answer`);
+          await synced(before + 2, `count of ${src.member}`);
         }
       } finally {
         observer.destroy();
