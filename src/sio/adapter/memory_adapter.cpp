@@ -229,6 +229,13 @@ std::vector<room> memory_adapter::local_rooms() const {
   return out;
 }
 
+bool memory_adapter::has_room(std::string_view r) const {
+  std::lock_guard lock(mutex_);
+  if (rooms_.find(r) != rooms_.end()) return true;
+  auto it = sids_.find(r);
+  return it != sids_.end() && it->second.own_room;
+}
+
 void memory_adapter::fetch_sockets(const broadcast_options& opts, adapter_callback<std::vector<socket_details>> done) {
   local_fetch_sockets(opts, [done = std::move(done)](std::vector<socket_details> found) { done(std::move(found)); });
 }

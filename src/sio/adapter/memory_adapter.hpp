@@ -45,6 +45,9 @@ class memory_adapter : public adapter {
   // The sockets of this node that `opts` selects, each snapshot taken on its own thread; `done`
   // runs once, on the thread of the last one (or here, when none matches).
   void local_fetch_sockets(const broadcast_options& opts, std::function<void(std::vector<socket_details>)> done);
+  // Whether room `r` has a socket of this node (its own room included), without copying the
+  // rooms: a cluster adapter skips messages for rooms it does not have.
+  bool has_room(std::string_view r) const;
 
  private:
   struct member;

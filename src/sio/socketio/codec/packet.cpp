@@ -176,7 +176,7 @@ struct value_handler {
 };
 
 // One complete JSON text; anything after it is an error. nullopt for any parse error.
-std::optional<json::value> parse_json(std::string_view text, std::size_t max_depth) {
+std::optional<json::value> parse_json_text(std::string_view text, std::size_t max_depth) {
   json::parse_options opts;
   opts.max_depth = max_depth;
   // Scratch space on the stack for the parser's value stack: no allocation besides the value.
@@ -491,7 +491,7 @@ result<packet> decode(std::string_view text, const decode_limits& limits) {
   }
 
   if (i < n) {
-    auto data = parse_json(text.substr(i), limits.max_json_depth);
+    auto data = parse_json_text(text.substr(i), limits.max_json_depth);
     if (!data) return make_error_code(codec_error::invalid_json);
     p.data = std::move(*data);
     if (!payload_valid(p.type, &p.data)) return make_error_code(codec_error::invalid_payload);
@@ -501,6 +501,19 @@ result<packet> decode(std::string_view text, const decode_limits& limits) {
     return make_error_code(codec_error::invalid_payload);
   }
   return p;
+}
+
+std::string stringify(const boost::json::value& v) {
+  std::string out;
+  {
+    writer w(out);
+    write_value(w, v);
+  }
+  return out;
+}
+
+std::optional<boost::json::value> parse_json(std::string_view text, std::size_t max_depth) {
+  return parse_json_text(text, max_depth);
 }
 
 std::string encode(const packet& p) {

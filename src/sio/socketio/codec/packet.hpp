@@ -67,6 +67,14 @@ result<packet> decode(std::string_view text, const decode_limits& limits = {});
 // placeholders and `attachments` the number of binary frames.
 std::string encode(const packet& p);
 
+// JSON as JavaScript writes and reads it, for other JSON on the wire (a cluster adapter's
+// requests): stringify is JSON.stringify's text (doubles as Number#toString prints them,
+// non-finite ones as null); parse_json reads one JSON text as JSON.parse does (doubles rounded
+// exactly), or nullopt when it is not JSON, has bytes after the value or is nested deeper than
+// max_depth.
+std::string stringify(const boost::json::value& v);
+std::optional<boost::json::value> parse_json(std::string_view text, std::size_t max_depth);
+
 // The placeholder object {"_placeholder":true,"num":n}.
 boost::json::value make_placeholder(std::size_t num);
 // The placeholder's number when `v` is a placeholder object.
