@@ -40,38 +40,18 @@ namespace {
 
 // ---- payloads with binary attachments --------------------------------------------------
 
-// A copy of `v` whose placeholders point into `to` instead of `from`: each attachment it uses is
-// appended to `to`, so a value taken out of one event keeps its binaries in another.
-json::value rebase(const json::value& v, const std::vector<sio::binary>& from, std::vector<sio::binary>& to) {
-  if (auto n = sio::parser::placeholder_num(v); n && *n < from.size()) {
-    to.push_back(from[*n]);
-    return sio::parser::make_placeholder(to.size() - 1);
-  }
-  if (const json::object* o = v.if_object()) {
-    json::object out;
-    for (const auto& kv : *o) out.emplace(kv.key(), rebase(kv.value(), from, to));
-    return out;
-  }
-  if (const json::array* a = v.if_array()) {
-    json::array out;
-    out.reserve(a->size());
-    for (const auto& e : *a) out.push_back(rebase(e, from, to));
-    return out;
-  }
-  return v;
-}
 
 // A payload of the given values (taken from an event or a response carrying `from`).
 sio::payload payload_of(std::initializer_list<const json::value*> values, const std::vector<sio::binary>& from) {
   sio::payload p;
-  for (const json::value* v : values) p.args.push_back(v ? rebase(*v, from, p.attachments) : json::value());
+  for (const json::value* v : values) p.args.push_back(v ? sio::move_argument(*v, from, p.attachments) : json::value());
   return p;
 }
 
 // The first argument of each response, with its binaries, as one array argument of `out`.
 json::array firsts(std::vector<sio::payload>& responses, sio::payload& out) {
   json::array list;
-  for (auto& r : responses) list.push_back(r.args.empty() ? json::value() : rebase(r.args[0], r.attachments, out.attachments));
+  for (auto& r : responses) list.push_back(r.args.empty() ? json::value() : sio::move_argument(r.args[0], r.attachments, out.attachments));
   return list;
 }
 

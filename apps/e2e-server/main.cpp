@@ -29,31 +29,11 @@ namespace {
 
 // ---- payloads with binary attachments --------------------------------------------------
 
-// A copy of `v` whose placeholders point into `to` instead of `from`: each attachment it uses
-// is appended to `to` (a value taken out of one event and sent in another keeps its binaries).
-json::value rebase(const json::value& v, const std::vector<sio::binary>& from, std::vector<sio::binary>& to) {
-  if (auto n = sio::parser::placeholder_num(v); n && *n < from.size()) {
-    to.push_back(from[*n]);
-    return sio::parser::make_placeholder(to.size() - 1);
-  }
-  if (const json::object* o = v.if_object()) {
-    json::object out;
-    for (const auto& kv : *o) out.emplace(kv.key(), rebase(kv.value(), from, to));
-    return out;
-  }
-  if (const json::array* a = v.if_array()) {
-    json::array out;
-    out.reserve(a->size());
-    for (const auto& e : *a) out.push_back(rebase(e, from, to));
-    return out;
-  }
-  return v;
-}
 
 // The elements of `args` as a payload, with the attachments of `from` they use.
 sio::payload payload_of(const json::array& args, const std::vector<sio::binary>& from) {
   sio::payload p;
-  for (const auto& a : args) p.args.push_back(rebase(a, from, p.attachments));
+  for (const auto& a : args) p.args.push_back(sio::move_argument(a, from, p.attachments));
   return p;
 }
 
@@ -121,7 +101,7 @@ void run_operator(sio::socket& s, const sio::event& ev, const sio::ack_fn& ack) 
                            sio::payload result;
                            json::array firsts;
                            for (auto& r : responses)
-                             firsts.push_back(r.args.empty() ? json::value() : rebase(r.args[0], r.attachments, result.attachments));
+                             firsts.push_back(r.args.empty() ? json::value() : sio::move_argument(r.args[0], r.attachments, result.attachments));
                            result.args.push_back(json::object{{"timedOut", static_cast<bool>(ec)}, {"responses", std::move(firsts)}});
                            ack.send(std::move(result));
                          });

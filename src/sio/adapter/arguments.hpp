@@ -37,4 +37,10 @@ payload to_payload(A&&... a) {
   return p;
 }
 
+// A copy of `v`, taken out of a payload whose attachments are `from`, for another payload whose
+// attachments are `to`: each attachment a placeholder of `v` stands for is appended to `to` (shared,
+// not copied) and the placeholder renumbered. So an argument re-sent in another event (or an ack's
+// answer relayed) keeps its binaries.
+boost::json::value move_argument(const boost::json::value& v, const std::vector<binary>& from, std::vector<binary>& to);
+
 }  // namespace sio
