@@ -2,12 +2,16 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <chrono>
+#include <memory>
 #include <stdexcept>
 #include <string>
 #include <vector>
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/system/error_code.hpp>
 
 #include "sio/transport/io_pool.hpp"
 
@@ -44,4 +48,21 @@ TEST(IoPool, WithoutAHandlerTheErrorGoesToStderr) {
   pool.run();
   auto err = testing::internal::GetCapturedStderr();
   EXPECT_NE(err.find("to stderr"), std::string::npos) << err;
+}
+
+// A handler queued on one loop may hold an object of another (a polling request's connection
+// on loop 0 holding a session of loop 1, with its timers). However the pool is destroyed, that
+// object must be destroyed while its own loop's services still exist (under ASan, a
+// heap-use-after-free otherwise).
+TEST(IoPool, PendingHandlersMayHoldObjectsOfAnotherLoop) {
+  for (int order = 0; order < 2; ++order) {
+    sio::transport::io_pool pool(2);
+    auto& holder_loop = pool.context(order);
+    auto& timer_loop = pool.context(1 - order);
+    auto timer = std::make_shared<boost::asio::steady_timer>(timer_loop, std::chrono::hours(1));
+    timer->async_wait([timer](const boost::system::error_code&) {});  // the timer's own loop holds it too
+    boost::asio::post(holder_loop, [timer] {});
+    timer.reset();
+    // Never run: destroyed with the pool.
+  }
 }

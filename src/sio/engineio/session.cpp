@@ -200,6 +200,10 @@ void loop_state::clear() {
   outbox_.clear();
   pings_.clear();
   timeouts_.clear();
+  // The timer belongs to this loop's io_context: destroyed now, while that still exists (handlers
+  // queued on other loops may keep the core, and so this state, alive past it).
+  heartbeat_timer_.reset();
+  heartbeat_armed_at_ = std::chrono::steady_clock::time_point::max();
 }
 
 void loop_state::flush_all() {

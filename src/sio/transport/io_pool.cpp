@@ -14,8 +14,17 @@ namespace sio::transport {
 
 namespace asio = boost::asio;
 
+namespace {
+// An io_context whose shutdown (destroying its pending handlers, while its services still exist)
+// can be called before its destructor.
+struct loop_context : asio::io_context {
+  using io_context::io_context;
+  using io_context::shutdown;
+};
+}  // namespace
+
 struct io_pool::impl {
-  std::vector<std::unique_ptr<asio::io_context>> contexts;
+  std::vector<std::unique_ptr<loop_context>> contexts;
   std::vector<asio::executor_work_guard<asio::io_context::executor_type>> guards;
   std::atomic<std::size_t> next{0};
   std::unique_ptr<asio::signal_set> signals;
@@ -55,12 +64,20 @@ io_pool::io_pool(std::size_t threads) : impl_(std::make_unique<impl>()) {
   if (threads == 0) threads = std::max(1u, std::thread::hardware_concurrency());
   for (std::size_t i = 0; i < threads; ++i) {
     // concurrency hint 1: each loop is run by exactly one thread, so Asio can skip locking.
-    impl_->contexts.push_back(std::make_unique<asio::io_context>(1));
+    impl_->contexts.push_back(std::make_unique<loop_context>(1));
     impl_->guards.push_back(asio::make_work_guard(*impl_->contexts.back()));
   }
 }
 
-io_pool::~io_pool() = default;
+io_pool::~io_pool() {
+  // Handlers queued on one loop may hold objects of another (a polling request is read on any
+  // loop, its session lives on one; a send from another loop is batched there). Destroying the
+  // loops one by one would destroy such an object after its own loop's services are gone. So
+  // every loop's pending handlers go first, while every loop still exists; then the loops.
+  impl_->signals.reset();
+  impl_->guards.clear();
+  for (auto& c : impl_->contexts) c->shutdown();
+}
 
 std::size_t io_pool::size() const noexcept { return impl_->contexts.size(); }
 

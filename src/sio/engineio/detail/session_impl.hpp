@@ -139,7 +139,8 @@ struct loop_state {
   void post_send(std::shared_ptr<session_impl> s, out_packet p, bool volatile_);
   // On this loop's thread: flush `s` once the current batch of handlers is done.
   void schedule_flush(std::shared_ptr<session_impl> s);
-  // Drops what is pending (the server is going away).
+  // Drops what is pending and the heartbeat timer (the server is going away; its loops are not
+  // running).
   void clear();
 
   // Heartbeats. Every session of a loop has the same ping interval and timeout, so deadlines
