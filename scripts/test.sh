@@ -146,16 +146,17 @@ if ((run_e2e)); then
 fi
 
 # ---- 4. Engine.IO at the wire level (tests/protocol/, apps/conformance-server) -------
-# node_test_stage <title> <dir> <target> <env var=binary>: runs node tests of <dir> against a
+# node_test_stage <title> <dir> <target> <env var=value>...: runs node tests of <dir> against a
 # freshly built <target>, or notes why not.
 node_test_stage() {
-  local title=$1 dir=$2 target=$3 binding=$4
+  local title=$1 dir=$2 target=$3
+  shift 3
   stage "$title"
   if ((!configured)) || ! ninja -C build "$target" >/dev/null 2>&1; then
     fail_note "$dir: not run, $target did not build"
     return
   fi
-  env "$binding" node --test --test-reporter=spec "$dir" 2>&1 | tee "$LOG_DIR/$target.log"
+  env "$@" node --test --test-reporter=spec "$dir" 2>&1 | tee "$LOG_DIR/$target.log"
   count_node "$LOG_DIR/$target.log" "${PIPESTATUS[0]}" "$dir"
 }
 node_test_stage "Engine.IO protocol tests (tests/protocol/)" tests/protocol/ conformance-server \
@@ -172,26 +173,12 @@ if [[ -d tests/web ]]; then
 fi
 
 # ---- 7. clusters on one Redis (tests/cluster/, apps/cluster-member + tests/cluster/node-member.mjs)
-# Parley and Node.js members mixed (CLUSTER_MEMBERS, default parley,node,parley) once the Redis
-# adapter exists (the cluster-member target); until then Node.js members only, which proves the
-# tests but not Parley.
+# Parley and Node.js members mixed (CLUSTER_MEMBERS, default parley,node,parley); .ci/run also
+# runs them on Node.js members only, which proves the tests themselves.
 if [[ -d tests/cluster ]]; then
-  if ((configured)) && ninja -C build -t query cluster-member >/dev/null 2>&1; then
-    members=${CLUSTER_MEMBERS:-parley,node,parley}
-    stage "cluster tests (tests/cluster/, members: $members)"
-    if ! ninja -C build cluster-member >/dev/null 2>&1; then
-      fail_note "tests/cluster/: not run, cluster-member did not build"
-      members=
-    fi
-  else
-    members=node,node,node
-    stage "cluster tests (tests/cluster/, members: $members; no cluster-member target: Node.js members only)"
-  fi
-  if [[ -n $members ]]; then
-    CLUSTER_MEMBERS=$members CLUSTER_MEMBER_BIN=build/apps/cluster-member/cluster-member \
-      node --test --test-reporter=spec tests/cluster/ 2>&1 | tee "$LOG_DIR/cluster.log"
-    count_node "$LOG_DIR/cluster.log" "${PIPESTATUS[0]}" "tests/cluster/"
-  fi
+  members=${CLUSTER_MEMBERS:-parley,node,parley}
+  node_test_stage "cluster tests (tests/cluster/, members: $members)" tests/cluster/ cluster-member \
+    CLUSTER_MEMBERS="$members" CLUSTER_MEMBER_BIN=build/apps/cluster-member/cluster-member
 fi
 
 stage "summary"
